@@ -32,7 +32,8 @@ import {
 
 const NONE = -1;
 const SAFE_INTEGER_LIMIT = 2 ** 53;
-const INITIAL_SLOTS = 1024;
+// Small: the exchange lists thousands of option books, most of them nearly empty; slots double as needed.
+const INITIAL_SLOTS = 16;
 
 export class BookInvariantError extends Error {
   override name = 'BookInvariantError';

@@ -1,0 +1,33 @@
+import { assert } from './assert.js';
+
+// Every hard bound of the engine, in one place (STYLE 6). Market parameters that operators tune
+// live in config/exchange.json; these are the ceilings that keep memory and loops bounded, and the
+// configuration is checked against them when it is loaded.
+
+export const limits = Object.freeze({
+  /** Accounts the engine will create; account ids are a dense index 1 … accountsMax. */
+  accountsMax: 1_000_000,
+  /** Resting orders in one book. */
+  ordersPerBookMax: 1_000_000,
+  /** Ceiling for the configured per-account open-order limit (book orders + untriggered stops). */
+  openOrdersPerAccountMax: 10_000,
+  /** Commands the sequencer holds in flight (queued + applied but not yet committed). */
+  inflightCommandsMax: 200_000,
+  /** Commands applied and journaled together in one batch (one SQLite transaction). */
+  journalBatchCommandsMax: 4_096,
+  /** A label (client order id) is at most this many characters. */
+  labelLengthMax: 64,
+  /** Labels remembered per account for idempotent retries after their order closed. */
+  labelsRememberedPerAccountMax: 1_000,
+  /** Stop orders one price change may trigger, including cascades. */
+  triggerCascadeMax: 100_000,
+  /** Prices in ticks and quantities in lots stay at or below these in every book. */
+  priceTicksMax: 10_000_000,
+  qtyLotsMax: 100_000_000,
+  /** Snapshot the whole state every this many commands. */
+  snapshotEveryCommands: 250_000,
+});
+
+assert(limits.priceTicksMax * limits.qtyLotsMax < 2 ** 53, 'ticks × lots must stay a safe integer (the book asserts it per instrument)');
+assert(limits.ordersPerBookMax * limits.qtyLotsMax < 2 ** 53, 'a level total must stay a safe integer');
+assert(limits.journalBatchCommandsMax <= limits.inflightCommandsMax, 'a batch must fit in flight');
