@@ -1,9 +1,11 @@
-// A binary min-heap of good-till-date expiries, ordered by (expiry time, arrival number) so that
-// orders expiring at the same moment leave in the order they arrived. Entries are parallel number
-// arrays; the book drops stale entries (cancelled or moved orders) lazily when they reach the top.
+// A binary min-heap of good-till-date expiries, ordered by (expiry time, order id) so that orders
+// expiring at the same moment leave in an order that survives a snapshot and restore. Entries are
+// parallel number arrays; each also keeps the order's arrival number, by which the book recognises
+// stale entries (cancelled or moved orders) and drops them lazily when they reach the top.
 
 export class ExpiryHeap {
   private readonly timesMs: number[] = [];
+  private readonly orderIds: number[] = [];
   private readonly arrivals: number[] = [];
   private readonly slots: number[] = [];
 
@@ -23,8 +25,9 @@ export class ExpiryHeap {
     return this.slots[0];
   }
 
-  push(timeMs: number, arrival: number, slot: number): void {
+  push(timeMs: number, orderId: number, arrival: number, slot: number): void {
     this.timesMs.push(timeMs);
+    this.orderIds.push(orderId);
     this.arrivals.push(arrival);
     this.slots.push(slot);
     this.siftUp(this.timesMs.length - 1);
@@ -34,6 +37,7 @@ export class ExpiryHeap {
     const last = this.timesMs.length - 1;
     this.move(last, 0);
     this.timesMs.pop();
+    this.orderIds.pop();
     this.arrivals.pop();
     this.slots.pop();
     if (last > 0) this.siftDown(0);
@@ -41,6 +45,7 @@ export class ExpiryHeap {
 
   clear(): void {
     this.timesMs.length = 0;
+    this.orderIds.length = 0;
     this.arrivals.length = 0;
     this.slots.length = 0;
   }
@@ -56,7 +61,7 @@ export class ExpiryHeap {
   private isBefore(a: number, b: number): boolean {
     const timeA = this.timesMs[a];
     const timeB = this.timesMs[b];
-    return timeA < timeB || (timeA === timeB && this.arrivals[a] < this.arrivals[b]);
+    return timeA < timeB || (timeA === timeB && this.orderIds[a] < this.orderIds[b]);
   }
 
   private siftUp(index: number): void {
@@ -83,16 +88,19 @@ export class ExpiryHeap {
 
   private move(from: number, to: number): void {
     this.timesMs[to] = this.timesMs[from];
+    this.orderIds[to] = this.orderIds[from];
     this.arrivals[to] = this.arrivals[from];
     this.slots[to] = this.slots[from];
   }
 
   private swap(a: number, b: number): void {
     const time = this.timesMs[a];
+    const orderId = this.orderIds[a];
     const arrival = this.arrivals[a];
     const slot = this.slots[a];
     this.move(b, a);
     this.timesMs[b] = time;
+    this.orderIds[b] = orderId;
     this.arrivals[b] = arrival;
     this.slots[b] = slot;
   }

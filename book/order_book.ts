@@ -27,7 +27,7 @@ import {
 //   element (`key` = price for bids, -price for asks, ascending). Taking or emptying the best
 //   level is a push or pop; a level elsewhere is found by binary search.
 // - `Level` objects are pooled; `slotLevel` points each live order at its level.
-// - Good-till-date orders are also in a min-heap on (expiry, arrival), checked lazily.
+// - Good-till-date orders are also in a min-heap on (expiry, order id), checked lazily.
 // Every mutating call overwrites `report` (see report.ts) and returns it.
 
 const NONE = -1;
@@ -173,7 +173,8 @@ export class OrderBook {
 
   /**
    * Tells the book the time. Every good-till-date order whose expiry is at or before `nowMs`
-   * leaves the book (Expired), earliest expiry first, then in arrival order. Time never goes
+   * leaves the book (Expired), earliest expiry first, then by order id (which a snapshot keeps,
+   * unlike arrival order across levels). Time never goes
    * backwards: an earlier time than one already seen is ignored.
    */
   expireOrders(nowMs: number): BookReport {
@@ -204,6 +205,20 @@ export class OrderBook {
   bestAsk(): number {
     const levels = this.askLevels;
     return levels.length === 0 ? NO_PRICE : levels[levels.length - 1].priceTicks;
+  }
+
+  /**
+   * The earliest expiry among good-till-date entries, or NO_PRICE when there are none. It may name
+   * an order already gone (entries are dropped lazily), so it is a lower bound: expiring at that
+   * time is always safe.
+   */
+  earliestExpiryMs(): number {
+    return this.expiries.size === 0 ? NO_PRICE : this.expiries.peekTimeMs();
+  }
+
+  /** The latest time the book has been told by `expireOrders`. */
+  get timeMs(): number {
+    return this.nowMs;
   }
 
   get restingOrderCount(): number {
@@ -337,8 +352,10 @@ export class OrderBook {
       const level = levels[levels.length - 1];
       const levelPrice = level.priceTicks;
       if (side === Side.Buy ? levelPrice > limitTicks : levelPrice < limitTicks) break;
+      const levelLotsBefore = level.qtyLots;
       remainingLots = this.matchTakerAgainstLevel(level, orderId, accountId, remainingLots, selfTrade);
-      this.reportLevel((1 - side) as Side, level);
+      // A taker cancelled by self-trade prevention may leave the level untouched: not a change.
+      if (level.qtyLots !== levelLotsBefore) this.reportLevel((1 - side) as Side, level);
       if (level.orderCount === 0) {
         levels.pop();
         this.releaseLevel(level);
@@ -551,7 +568,7 @@ export class OrderBook {
 
   private trackExpiry(slot: number): void {
     if (this.slotTimeInForce[slot] === TimeInForce.GoodTillDate) {
-      this.expiries.push(this.slotExpiresAtMs[slot], this.slotArrival[slot], slot);
+      this.expiries.push(this.slotExpiresAtMs[slot], this.slotOrderId[slot], this.slotArrival[slot], slot);
       // Stale entries (cancelled or moved orders) are dropped lazily; rebuild before they pile up.
       if (this.expiries.size > 2 * this.slotByOrderId.size + 1024) this.rebuildExpiries();
     }
@@ -561,7 +578,7 @@ export class OrderBook {
     this.expiries.clear();
     for (const slot of this.slotByOrderId.values()) {
       if (this.slotTimeInForce[slot] === TimeInForce.GoodTillDate) {
-        this.expiries.push(this.slotExpiresAtMs[slot], this.slotArrival[slot], slot);
+        this.expiries.push(this.slotExpiresAtMs[slot], this.slotOrderId[slot], this.slotArrival[slot], slot);
       }
     }
   }
@@ -628,13 +645,20 @@ export class OrderBook {
 
   private acquireLevel(key: number, priceTicks: number): Level {
     const level = this.levelPool.pop() ?? new Level();
+    // A level emptied and created again in one call (an amend re-priced back to its old price)
+    // keeps its one report entry.
+    const reportIndex = this.report.findLevel(key > 0 ? Side.Buy : Side.Sell, priceTicks);
+    if (reportIndex >= 0) {
+      level.reportStamp = this.callStamp;
+      level.reportIndex = reportIndex;
+    }
     level.key = key;
     level.priceTicks = priceTicks;
     level.headSlot = NONE;
     level.tailSlot = NONE;
     level.qtyLots = 0;
     level.orderCount = 0;
-    level.reportStamp = 0;
+    if (reportIndex < 0) level.reportStamp = 0;
     return level;
   }
 

@@ -105,6 +105,14 @@ export class BookReport {
     return index;
   }
 
+  /** @internal The index of the entry for (side, price) in this call, or -1. */
+  findLevel(side: Side, priceTicks: number): number {
+    for (let index = 0; index < this.levelCount; index++) {
+      if (this.levelSide[index] === side && this.levelPriceTicks[index] === priceTicks) return index;
+    }
+    return -1;
+  }
+
   /** @internal */
   setLevel(index: number, qtyLots: number, orderCount: number): void {
     this.levelQtyLots[index] = qtyLots;
