@@ -1,0 +1,279 @@
+import sqlite3 from 'sqlite3';
+import { createHash } from 'node:crypto';
+import type { Command } from './commands.js';
+import { faultPoint } from './fault_points.js';
+
+// The journal: every accepted command, in sequence, in a SQLite file (WAL, synchronous = FULL).
+// One row holds one batch (the commands the sequencer applied together), so one fsync commits a
+// whole group; each row is hash-chained to the one before:
+//
+//   hash = sha256(previous hash ‖ batch ‖ first sequence ‖ last sequence ‖ body)
+//
+// so a changed, deleted, duplicated or reordered row is found when the journal is opened, and the
+// engine refuses to start on it (JournalCorruptError, with a reason). A tail lost to a crash is not
+// corruption: SQLite's own WAL checksums drop an incomplete transaction, leaving a verified prefix.
+// Snapshots of the whole state live in the same file, each tied to the batch it follows.
+
+export interface JournalEntry {
+  sequence: number;
+  timeMs: number;
+  command: Command;
+}
+
+export interface StoredSnapshot {
+  sequence: number;
+  batch: number;
+  stateHash: string;
+  body: string;
+}
+
+export type JournalCorruption = 'hash_mismatch' | 'batch_gap' | 'sequence_gap' | 'unreadable_row' | 'unreadable_file' | 'wrong_settings' | 'wrong_schema';
+
+export class JournalCorruptError extends Error {
+  override name = 'JournalCorruptError';
+  constructor(
+    readonly reason: JournalCorruption,
+    detail: string,
+  ) {
+    super(`journal corrupt (${reason}): ${detail}`);
+  }
+}
+
+const SCHEMA_VERSION = '1';
+const GENESIS_HASH = '0'.repeat(64);
+/** Snapshots kept in the file: the newest few, so a damaged one still leaves a fallback. */
+const SNAPSHOTS_KEPT = 2;
+
+export interface JournalContents {
+  /** Entries after the snapshot (all entries when there is none), verified and in order. */
+  entries: JournalEntry[];
+  snapshot: StoredSnapshot | undefined;
+  /** Snapshots skipped because their body did not match their hash. */
+  damagedSnapshots: number[];
+  lastSequence: number;
+  lastBatch: number;
+}
+
+export class SqliteJournal {
+  private lastHash = GENESIS_HASH;
+  private lastBatch = 0;
+  private lastSequence = 0;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly db: sqlite3.Database,
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating if needed) and checks the settings on this very connection. */
+  static async open(path: string): Promise<SqliteJournal> {
+    const db = await openDatabase(path);
+    const journal = new SqliteJournal(db, path);
+    try {
+      await journal.configure();
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    return journal;
+  }
+
+  /** The settings every open must have; read back, because a reopened WAL file can read NORMAL. */
+  async settings(): Promise<{ journalMode: string; synchronous: number; foreignKeys: number; schemaVersion: string | undefined }> {
+    const journalMode = (await this.get<{ journal_mode: string }>('PRAGMA journal_mode')).journal_mode;
+    const synchronous = (await this.get<{ synchronous: number }>('PRAGMA synchronous')).synchronous;
+    const foreignKeys = (await this.get<{ foreign_keys: number }>('PRAGMA foreign_keys')).foreign_keys;
+    const row = await this.get<{ value: string } | undefined>("SELECT value FROM meta WHERE key = 'schema_version'");
+    return { journalMode, synchronous, foreignKeys, schemaVersion: row?.value };
+  }
+
+  private async configure(): Promise<void> {
+    await this.exec('PRAGMA journal_mode = WAL');
+    await this.exec('PRAGMA synchronous = FULL');
+    await this.exec('PRAGMA foreign_keys = ON');
+    await this.exec(
+      `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+       CREATE TABLE IF NOT EXISTS journal (
+         batch INTEGER PRIMARY KEY, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
+         body TEXT NOT NULL, hash TEXT NOT NULL);
+       CREATE TABLE IF NOT EXISTS snapshots (
+         sequence INTEGER PRIMARY KEY, batch INTEGER NOT NULL, state_hash TEXT NOT NULL, body TEXT NOT NULL);
+       INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`,
+    );
+    const settings = await this.settings();
+    if (settings.journalMode !== 'wal' || settings.synchronous !== 2 || settings.foreignKeys !== 1) {
+      throw new JournalCorruptError('wrong_settings', `journal_mode=${settings.journalMode} synchronous=${settings.synchronous} foreign_keys=${settings.foreignKeys}`);
+    }
+    if (settings.schemaVersion !== SCHEMA_VERSION) throw new JournalCorruptError('wrong_schema', `schema version ${settings.schemaVersion}`);
+  }
+
+  /**
+   * Reads and verifies the whole chain, then picks the newest snapshot whose body matches its hash
+   * and whose batch is in the chain; returns the entries after it. Throws JournalCorruptError.
+   */
+  async load(): Promise<JournalContents> {
+    const rows = await this.allRows<{ batch: number; first_sequence: number; last_sequence: number; body: string; hash: string }>(
+      'SELECT batch, first_sequence, last_sequence, body, hash FROM journal ORDER BY batch',
+    );
+    let previousHash = GENESIS_HASH;
+    let previousBatch = 0;
+    let previousSequence = 0;
+    const batchLastSequence = new Map<number, number>();
+    const batches: { batch: number; body: string }[] = [];
+    for (const row of rows) {
+      if (row.batch !== previousBatch + 1) throw new JournalCorruptError('batch_gap', `batch ${row.batch} follows ${previousBatch}`);
+      if (row.first_sequence !== previousSequence + 1 || row.last_sequence < row.first_sequence) {
+        throw new JournalCorruptError('sequence_gap', `batch ${row.batch} holds ${row.first_sequence}..${row.last_sequence} after ${previousSequence}`);
+      }
+      if (typeof row.body !== 'string' || batchHash(previousHash, row.batch, row.first_sequence, row.last_sequence, row.body) !== row.hash) {
+        throw new JournalCorruptError('hash_mismatch', `batch ${row.batch}`);
+      }
+      previousHash = row.hash;
+      previousBatch = row.batch;
+      previousSequence = row.last_sequence;
+      batchLastSequence.set(row.batch, row.last_sequence);
+      batches.push({ batch: row.batch, body: row.body });
+    }
+    this.lastHash = previousHash;
+    this.lastBatch = previousBatch;
+    this.lastSequence = previousSequence;
+    const { snapshot, damaged } = await this.newestValidSnapshot(batchLastSequence);
+    const entries: JournalEntry[] = [];
+    for (const { batch, body } of batches) {
+      if (snapshot !== undefined && batch <= snapshot.batch) continue;
+      entries.push(...decodeBatch(batch, body));
+    }
+    const firstExpected = (snapshot?.sequence ?? 0) + 1;
+    entries.forEach((entry, index) => {
+      if (entry.sequence !== firstExpected + index) throw new JournalCorruptError('sequence_gap', `entry ${entry.sequence} where ${firstExpected + index} belongs`);
+    });
+    return { entries, snapshot, damagedSnapshots: damaged, lastSequence: previousSequence, lastBatch: previousBatch };
+  }
+
+  /** Appends one batch as one transaction; resolves after COMMIT (fsync'd at synchronous = FULL). */
+  append(entries: readonly JournalEntry[]): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    const batch = ++this.lastBatch;
+    const firstSequence = entries[0].sequence;
+    const lastSequence = entries[entries.length - 1].sequence;
+    if (firstSequence !== this.lastSequence + 1) return Promise.reject(new Error(`batch starts at ${firstSequence}, journal is at ${this.lastSequence}`));
+    const body = encodeBatch(entries);
+    const hash = batchHash(this.lastHash, batch, firstSequence, lastSequence, body);
+    this.lastHash = hash;
+    this.lastSequence = lastSequence;
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error | null): boolean => {
+        if (!error) return false;
+        // After a failed write the chain in memory is ahead of the file: refuse everything after.
+        this.failure = error;
+        reject(error);
+        return true;
+      };
+      this.db.serialize(() => {
+        this.db.run('BEGIN IMMEDIATE', fail);
+        this.db.run('INSERT INTO journal (batch, first_sequence, last_sequence, body, hash) VALUES (?, ?, ?, ?, ?)', [batch, firstSequence, lastSequence, body, hash], fail);
+        faultPoint('journal.before_commit');
+        this.db.run('COMMIT', (error) => {
+          if (fail(error)) return;
+          faultPoint('journal.after_commit');
+          resolve(batch);
+        });
+      });
+    });
+  }
+
+  /** Stores a snapshot taken right after `batch`; keeps the newest few. */
+  writeSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.db.serialize(() => {
+        this.db.run('BEGIN IMMEDIATE');
+        this.db.run('INSERT OR REPLACE INTO snapshots (sequence, batch, state_hash, body) VALUES (?, ?, ?, ?)', [snapshot.sequence, snapshot.batch, snapshot.stateHash, snapshot.body]);
+        this.db.run(`DELETE FROM snapshots WHERE sequence NOT IN (SELECT sequence FROM snapshots ORDER BY sequence DESC LIMIT ${SNAPSHOTS_KEPT})`);
+        this.db.run('COMMIT', (error) => (error ? reject(error) : resolve()));
+      });
+    });
+  }
+
+  get sequence(): number {
+    return this.lastSequence;
+  }
+
+  get batch(): number {
+    return this.lastBatch;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+  }
+
+  private async newestValidSnapshot(batchLastSequence: Map<number, number>): Promise<{ snapshot: StoredSnapshot | undefined; damaged: number[] }> {
+    const rows = await this.allRows<{ sequence: number; batch: number; state_hash: string; body: string }>(
+      'SELECT sequence, batch, state_hash, body FROM snapshots ORDER BY sequence DESC',
+    );
+    const damaged: number[] = [];
+    for (const row of rows) {
+      const sound = batchLastSequence.get(row.batch) === row.sequence && typeof row.body === 'string' && sha256(row.body) === row.state_hash;
+      if (sound) return { snapshot: { sequence: row.sequence, batch: row.batch, stateHash: row.state_hash, body: row.body }, damaged };
+      damaged.push(row.sequence);
+    }
+    return { snapshot: undefined, damaged };
+  }
+
+  private exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (error) => (error ? reject(unreadable(error)) : resolve())));
+  }
+
+  private get<T>(sql: string): Promise<T> {
+    return new Promise((resolve, reject) => this.db.get(sql, (error, row) => (error ? reject(unreadable(error)) : resolve(row as T))));
+  }
+
+  private allRows<T>(sql: string): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all(sql, (error, rows) => (error ? reject(unreadable(error)) : resolve(rows as T[]))));
+  }
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function batchHash(previousHash: string, batch: number, firstSequence: number, lastSequence: number, body: string): string {
+  return createHash('sha256').update(`${previousHash}\n${batch}\n${firstSequence}\n${lastSequence}\n`).update(body).digest('hex');
+}
+
+/** A batch body: JSON array of [sequence, timeMs, command]. */
+function encodeBatch(entries: readonly JournalEntry[]): string {
+  let body = '[';
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index];
+    if (index > 0) body += ',';
+    body += `[${entry.sequence},${entry.timeMs},${JSON.stringify(entry.command)}]`;
+  }
+  return body + ']';
+}
+
+function decodeBatch(batch: number, body: string): JournalEntry[] {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(body);
+  } catch {
+    throw new JournalCorruptError('unreadable_row', `batch ${batch} body is not JSON`);
+  }
+  if (!Array.isArray(rows)) throw new JournalCorruptError('unreadable_row', `batch ${batch} body is not a list`);
+  return rows.map((row) => {
+    if (!Array.isArray(row) || row.length !== 3 || typeof row[0] !== 'number' || typeof row[1] !== 'number' || typeof row[2] !== 'object') {
+      throw new JournalCorruptError('unreadable_row', `batch ${batch} has a malformed entry`);
+    }
+    return { sequence: row[0], timeMs: row[1], command: row[2] as Command };
+  });
+}
+
+function openDatabase(path: string): Promise<sqlite3.Database> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(unreadable(error)) : resolve(db)));
+  });
+}
+
+/** SQLite's own corruption errors (a damaged page, not a database) become a named refusal. */
+function unreadable(error: Error): Error {
+  return /SQLITE_CORRUPT|SQLITE_NOTADB|malformed/i.test(error.message) ? new JournalCorruptError('unreadable_file', error.message) : error;
+}

@@ -1,0 +1,188 @@
+import { InvariantViolation } from './assert.js';
+import type { Clock } from './clock.js';
+import type { Command } from './commands.js';
+import type { Event } from './events.js';
+import { faultPoint } from './fault_points.js';
+import type { JournalEntry, SqliteJournal } from './journal.js';
+import { limits } from './limits.js';
+import { Reject, type Rejection } from './result_codes.js';
+import { serializeState, hashText } from './snapshot.js';
+import { applyCommand } from './state_machine.js';
+import type { ExchangeState } from './state.js';
+
+// The one writer (ARCHITECTURE.md data flow, steps 2 and 3). Commands queue up; on each turn of the
+// event loop the sequencer takes a batch, stamps each command with the next sequence number and the
+// clock's time (never earlier than the last), applies it, and appends the batch to the journal as
+// one transaction. Nothing of a batch (replies, events for market data) is released until its
+// COMMIT has returned. The next batch is applied while the previous one commits, so journaling
+// overlaps matching, but at most `batchesInFlightMax` batches wait for their commit at once.
+//
+// A broken invariant while applying halts the engine: the batch in hand is not journaled, every
+// waiting command is answered engine_halted, and nothing is accepted afterwards. A failed journal
+// write halts it the same way.
+
+export interface CommandResult {
+  sequence: number;
+  timeMs: number;
+  events: Event[];
+}
+
+export interface SequencerOptions {
+  state: ExchangeState;
+  journal: SqliteJournal;
+  clock: Clock;
+  /** Commands per batch (one transaction); default limits.journalBatchCommandsMax. */
+  batchCommandsMax?: number;
+  /** Batches applied and waiting for their commit at once (pipelining depth). */
+  batchesInFlightMax?: number;
+  /** Write a snapshot every this many commands; 0 turns snapshots off. */
+  snapshotEveryCommands?: number;
+  /** Called with each committed batch's results, in order, after its commit. */
+  onCommitted?: (results: CommandResult[], commands: Command[]) => void;
+  /** Called once if the engine halts. */
+  onHalt?: (reason: string, cause: unknown) => void;
+}
+
+interface Pending {
+  command: Command;
+  resolve: (result: CommandResult) => void;
+}
+
+export class Sequencer {
+  private readonly state: ExchangeState;
+  private readonly journal: SqliteJournal;
+  private readonly clock: Clock;
+  private readonly batchCommandsMax: number;
+  private readonly batchesInFlightMax: number;
+  private readonly snapshotEveryCommands: number;
+  private readonly onCommitted: SequencerOptions['onCommitted'];
+  private readonly onHalt: SequencerOptions['onHalt'];
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private batchesInFlight = 0;
+  private commandsInFlight = 0;
+  private lastSnapshotSequence: number;
+  private tail: Promise<void> = Promise.resolve();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: SequencerOptions) {
+    this.state = options.state;
+    this.journal = options.journal;
+    this.clock = options.clock;
+    this.batchCommandsMax = options.batchCommandsMax ?? limits.journalBatchCommandsMax;
+    this.batchesInFlightMax = options.batchesInFlightMax ?? 2;
+    this.snapshotEveryCommands = options.snapshotEveryCommands ?? limits.snapshotEveryCommands;
+    this.onCommitted = options.onCommitted;
+    this.onHalt = options.onHalt;
+    this.lastSnapshotSequence = options.state.sequence;
+  }
+
+  /** Queues a command; resolves once it is applied and durable (or at once with a rejection). */
+  submit(command: Command): Promise<CommandResult> {
+    if (this.state.haltedReason !== '') return Promise.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
+    if (this.queue.length + this.commandsInFlight >= limits.inflightCommandsMax) return Promise.resolve(this.refusal(Reject.queueFull, 'too many commands in flight'));
+    return new Promise((resolve) => {
+      this.queue.push({ command, resolve });
+      this.schedule();
+    });
+  }
+
+  get queuedCommands(): number {
+    return this.queue.length + this.commandsInFlight;
+  }
+
+  /** Resolves when everything submitted so far is committed and answered. */
+  whenIdle(): Promise<void> {
+    if (this.queue.length === 0 && this.batchesInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.batchesInFlight >= this.batchesInFlightMax || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runBatch();
+    });
+  }
+
+  private runBatch(): void {
+    if (this.queue.length === 0 || this.batchesInFlight >= this.batchesInFlightMax) return;
+    if (this.state.haltedReason !== '') return this.answerAllHalted();
+    const taken = this.queue.length <= this.batchCommandsMax ? this.queue : this.queue.slice(0, this.batchCommandsMax);
+    this.queue = taken === this.queue ? [] : this.queue.slice(this.batchCommandsMax);
+    const entries: JournalEntry[] = [];
+    const results: CommandResult[] = [];
+    try {
+      for (const pending of taken) {
+        const sequence = this.state.sequence + 1;
+        const timeMs = Math.max(this.clock.nowMs(), this.state.timeMs);
+        const events = applyCommand(this.state, pending.command, sequence, timeMs);
+        entries.push({ sequence, timeMs, command: pending.command });
+        results.push({ sequence, timeMs, events });
+      }
+    } catch (error) {
+      // The batch in hand is lost (never journaled); the state is not to be trusted any more.
+      this.halt(error instanceof InvariantViolation ? error.message : 'apply failed', error);
+      for (const pending of taken) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
+      return this.answerAllHalted();
+    }
+    faultPoint('engine.after_apply');
+    const snapshot = this.snapshotDue() ? serializeState(this.state) : undefined;
+    this.batchesInFlight++;
+    this.commandsInFlight += taken.length;
+    const committed = this.journal.append(entries);
+    // Awaited in order below; marked handled now so an early failure is not an unhandled rejection.
+    committed.catch(() => undefined);
+    this.tail = this.tail.then(async () => {
+      try {
+        const batch = await committed;
+        if (snapshot !== undefined) await this.journal.writeSnapshot({ sequence: entries[entries.length - 1].sequence, batch, stateHash: hashText(snapshot), body: snapshot });
+      } catch (error) {
+        this.halt('journal write failed', error);
+        for (const pending of taken) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
+        this.answerAllHalted();
+        return;
+      } finally {
+        this.batchesInFlight--;
+        this.commandsInFlight -= taken.length;
+      }
+      faultPoint('gateway.before_reply');
+      for (let index = 0; index < taken.length; index++) taken[index].resolve(results[index]);
+      this.onCommitted?.(results, entries.map((entry) => entry.command));
+      this.schedule();
+      this.notifyIdle();
+    });
+    this.schedule();
+  }
+
+  private snapshotDue(): boolean {
+    if (this.snapshotEveryCommands <= 0 || this.state.sequence - this.lastSnapshotSequence < this.snapshotEveryCommands) return false;
+    this.lastSnapshotSequence = this.state.sequence;
+    return true;
+  }
+
+  private halt(reason: string, cause: unknown): void {
+    if (this.state.haltedReason !== '') return;
+    this.state.haltedReason = reason;
+    this.onHalt?.(reason, cause);
+  }
+
+  private answerAllHalted(): void {
+    const waiting = this.queue;
+    this.queue = [];
+    for (const pending of waiting) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length > 0 || this.batchesInFlight > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private refusal(rejection: Rejection, detail: string): CommandResult {
+    return { sequence: 0, timeMs: 0, events: [{ kind: 'rejected', rejection, detail }] };
+  }
+}
