@@ -108,10 +108,11 @@ export class SqliteJournal {
   }
 
   /**
-   * Reads and verifies the whole chain, then picks the newest snapshot whose body matches its hash
-   * and whose batch is in the chain; returns the entries after it. Throws JournalCorruptError.
+   * Reads and verifies the whole chain, then picks the newest snapshot (at or below
+   * `maxSnapshotSequence`) whose body matches its hash and whose batch is in the chain; returns the
+   * entries after it. Throws JournalCorruptError.
    */
-  async load(): Promise<JournalContents> {
+  async load(maxSnapshotSequence = Number.MAX_SAFE_INTEGER): Promise<JournalContents> {
     const rows = await this.allRows<{ batch: number; first_sequence: number; last_sequence: number; body: string; hash: string }>(
       'SELECT batch, first_sequence, last_sequence, body, hash FROM journal ORDER BY batch',
     );
@@ -137,7 +138,7 @@ export class SqliteJournal {
     this.lastHash = previousHash;
     this.lastBatch = previousBatch;
     this.lastSequence = previousSequence;
-    const { snapshot, damaged } = await this.newestValidSnapshot(batchLastSequence);
+    const { snapshot, damaged } = await this.newestValidSnapshot(batchLastSequence, maxSnapshotSequence);
     const entries: JournalEntry[] = [];
     for (const { batch, body } of batches) {
       if (snapshot !== undefined && batch <= snapshot.batch) continue;
@@ -206,10 +207,10 @@ export class SqliteJournal {
     return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
   }
 
-  private async newestValidSnapshot(batchLastSequence: Map<number, number>): Promise<{ snapshot: StoredSnapshot | undefined; damaged: number[] }> {
-    const rows = await this.allRows<{ sequence: number; batch: number; state_hash: string; body: string }>(
+  private async newestValidSnapshot(batchLastSequence: Map<number, number>, maxSequence: number): Promise<{ snapshot: StoredSnapshot | undefined; damaged: number[] }> {
+    const rows = (await this.allRows<{ sequence: number; batch: number; state_hash: string; body: string }>(
       'SELECT sequence, batch, state_hash, body FROM snapshots ORDER BY sequence DESC',
-    );
+    )).filter((row) => row.sequence <= maxSequence);
     const damaged: number[] = [];
     for (const row of rows) {
       const sound = batchLastSequence.get(row.batch) === row.sequence && typeof row.body === 'string' && sha256(row.body) === row.state_hash;

@@ -39,8 +39,12 @@ export interface SequencerOptions {
   snapshotEveryCommands?: number;
   /** Called with each committed batch's results, in order, after its commit. */
   onCommitted?: (results: CommandResult[], commands: Command[]) => void;
+  /** Awaited before a snapshot is written (history must hold everything the snapshot covers). */
+  beforeSnapshot?: () => Promise<void>;
   /** Called once if the engine halts. */
   onHalt?: (reason: string, cause: unknown) => void;
+  /** Called when a snapshot could not be written (the journal still holds everything). */
+  onSnapshotFailed?: (cause: unknown) => void;
 }
 
 interface Pending {
@@ -57,6 +61,8 @@ export class Sequencer {
   private readonly snapshotEveryCommands: number;
   private readonly onCommitted: SequencerOptions['onCommitted'];
   private readonly onHalt: SequencerOptions['onHalt'];
+  private readonly beforeSnapshot: SequencerOptions['beforeSnapshot'];
+  private readonly onSnapshotFailed: SequencerOptions['onSnapshotFailed'];
   private queue: Pending[] = [];
   private scheduled = false;
   private batchesInFlight = 0;
@@ -64,6 +70,7 @@ export class Sequencer {
   private lastSnapshotSequence: number;
   private tail: Promise<void> = Promise.resolve();
   private idleWaiters: (() => void)[] = [];
+  private snapshotWriting: Promise<void> = Promise.resolve();
 
   constructor(options: SequencerOptions) {
     this.state = options.state;
@@ -74,6 +81,8 @@ export class Sequencer {
     this.snapshotEveryCommands = options.snapshotEveryCommands ?? limits.snapshotEveryCommands;
     this.onCommitted = options.onCommitted;
     this.onHalt = options.onHalt;
+    this.beforeSnapshot = options.beforeSnapshot;
+    this.onSnapshotFailed = options.onSnapshotFailed;
     this.lastSnapshotSequence = options.state.sequence;
   }
 
@@ -91,10 +100,10 @@ export class Sequencer {
     return this.queue.length + this.commandsInFlight;
   }
 
-  /** Resolves when everything submitted so far is committed and answered. */
-  whenIdle(): Promise<void> {
-    if (this.queue.length === 0 && this.batchesInFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** Resolves when everything submitted so far is committed and answered (and snapshots written). */
+  async whenIdle(): Promise<void> {
+    if (this.queue.length > 0 || this.batchesInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.snapshotWriting;
   }
 
   private schedule(): void {
@@ -135,9 +144,9 @@ export class Sequencer {
     // Awaited in order below; marked handled now so an early failure is not an unhandled rejection.
     committed.catch(() => undefined);
     this.tail = this.tail.then(async () => {
+      let batch: number;
       try {
-        const batch = await committed;
-        if (snapshot !== undefined) await this.journal.writeSnapshot({ sequence: entries[entries.length - 1].sequence, batch, stateHash: hashText(snapshot), body: snapshot });
+        batch = await committed;
       } catch (error) {
         this.halt('journal write failed', error);
         for (const pending of taken) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
@@ -150,10 +159,21 @@ export class Sequencer {
       faultPoint('gateway.before_reply');
       for (let index = 0; index < taken.length; index++) taken[index].resolve(results[index]);
       this.onCommitted?.(results, entries.map((entry) => entry.command));
+      if (snapshot !== undefined) this.snapshotWriting = this.writeSnapshot(entries[entries.length - 1].sequence, batch, snapshot);
       this.schedule();
       this.notifyIdle();
     });
     this.schedule();
+  }
+
+  /** Off the release path: a slow snapshot write delays no reply. A failed one is only logged by the caller. */
+  private async writeSnapshot(sequence: number, batch: number, body: string): Promise<void> {
+    try {
+      await this.beforeSnapshot?.();
+      await this.journal.writeSnapshot({ sequence, batch, stateHash: hashText(body), body });
+    } catch (error) {
+      this.onSnapshotFailed?.(error);
+    }
   }
 
   private snapshotDue(): boolean {

@@ -1,0 +1,191 @@
+import sqlite3 from 'sqlite3';
+import type { Event, OrderView, TradeView } from './events.js';
+
+// Queryable history, projected from events into SQLite: every order in its final state (filled or
+// cancelled) and every trade. Open orders live in the engine's state; closed ones only here.
+//
+// History is derived data, so it stays off the acknowledgement path: a separate file and
+// connection, written right after each batch commits, allowed to lag. Each projection transaction
+// also records `projected_sequence`; recovery replays from a snapshot no newer than that and
+// projects the events of every command after it, so history is complete again after any crash.
+// (At synchronous = NORMAL it survives process crashes; after a power cut it may lose its tail,
+// which the same catch-up restores.)
+
+export interface TradeQuery {
+  instrument?: string;
+  accountId?: number;
+  orderId?: number;
+  /** Instruments whose name starts with this (a currency's instruments), e.g. 'H100_'. */
+  instrumentPrefix?: string;
+  startTradeId?: number;
+  endTradeId?: number;
+  startTimeMs?: number;
+  endTimeMs?: number;
+  count: number;
+  newestFirst: boolean;
+}
+
+export interface OrderQuery {
+  accountId: number;
+  instrument?: string;
+  instrumentPrefix?: string;
+  label?: string;
+  count: number;
+  offset: number;
+}
+
+const CHUNK_ROWS = 500;
+
+export class HistoryStore {
+  private projectedThrough = 0;
+  private writes: Promise<void> = Promise.resolve();
+  /** The first failed write, if any: history then stops and the next start re-projects. */
+  failure: Error | undefined;
+
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  static async open(path: string): Promise<HistoryStore> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const opened = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(error) : resolve(opened)));
+    });
+    const store = new HistoryStore(db);
+    await store.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT OR IGNORE INTO meta (key, value) VALUES ('projected_sequence', '0');
+      CREATE TABLE IF NOT EXISTS orders (
+        order_id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, instrument TEXT NOT NULL, label TEXT NOT NULL,
+        state TEXT NOT NULL, updated_ms INTEGER NOT NULL, view TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account_id, order_id);
+      CREATE TABLE IF NOT EXISTS trades (
+        trade_id INTEGER PRIMARY KEY, sequence INTEGER NOT NULL, instrument TEXT NOT NULL, time_ms INTEGER NOT NULL,
+        maker_order_id INTEGER NOT NULL, taker_order_id INTEGER NOT NULL, maker_account_id INTEGER NOT NULL,
+        taker_account_id INTEGER NOT NULL, view TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS trades_by_instrument ON trades (instrument, trade_id);
+      CREATE INDEX IF NOT EXISTS trades_by_maker ON trades (maker_account_id, trade_id);
+      CREATE INDEX IF NOT EXISTS trades_by_taker ON trades (taker_account_id, trade_id);
+    `);
+    const row = await store.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
+    store.projectedThrough = Number(row.value);
+    return store;
+  }
+
+  /** Everything with a sequence at or below this is in the history. */
+  get projectedSequence(): number {
+    return this.projectedThrough;
+  }
+
+  /**
+   * Projects the events of consecutive commands (sequence, events), in one transaction. Commands at
+   * or below `projectedSequence` are skipped, so projecting twice is harmless.
+   */
+  project(commands: readonly { sequence: number; events: readonly Event[] }[]): void {
+    const fresh = commands.filter((command) => command.sequence > this.projectedThrough);
+    if (fresh.length === 0 || this.failure !== undefined) return;
+    const orderRows: unknown[][] = [];
+    const tradeRows: unknown[][] = [];
+    for (const { events } of fresh) {
+      for (const event of events) {
+        if (event.kind === 'trade') tradeRows.push(tradeRow(event.trade));
+        else if (event.kind === 'order' && (event.order.state === 'filled' || event.order.state === 'cancelled')) orderRows.push(orderRow(event.order));
+      }
+    }
+    const lastSequence = fresh[fresh.length - 1].sequence;
+    this.projectedThrough = lastSequence;
+    const written = new Promise<void>((resolve, reject) => {
+      this.db.serialize(() => {
+        this.db.run('BEGIN');
+        for (let start = 0; start < orderRows.length; start += CHUNK_ROWS) insertRows(this.db, 'orders', 7, orderRows.slice(start, start + CHUNK_ROWS));
+        for (let start = 0; start < tradeRows.length; start += CHUNK_ROWS) insertRows(this.db, 'trades', 9, tradeRows.slice(start, start + CHUNK_ROWS));
+        this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)]);
+        this.db.run('COMMIT', (error) => (error ? reject(error) : resolve()));
+      });
+    });
+    written.catch((error: Error) => {
+      this.failure ??= error;
+    });
+    this.writes = this.writes.then(() => written).catch(() => undefined);
+  }
+
+  /** Resolves once everything projected so far is written. */
+  whenWritten(): Promise<void> {
+    return this.writes;
+  }
+
+  async order(orderId: number): Promise<OrderView | undefined> {
+    const row = await this.get<{ view: string } | undefined>('SELECT view FROM orders WHERE order_id = ?', [orderId]);
+    return row === undefined ? undefined : decodeOrder(row.view);
+  }
+
+  async orders(query: OrderQuery): Promise<OrderView[]> {
+    const where = ['account_id = ?'];
+    const parameters: unknown[] = [query.accountId];
+    if (query.instrument !== undefined) { where.push('instrument = ?'); parameters.push(query.instrument); }
+    if (query.instrumentPrefix !== undefined) { where.push('instrument >= ? AND instrument < ?'); parameters.push(query.instrumentPrefix, `${query.instrumentPrefix}\uffff`); }
+    if (query.label !== undefined) { where.push('label = ?'); parameters.push(query.label); }
+    parameters.push(query.count, query.offset);
+    const rows = await this.all<{ view: string }>(`SELECT view FROM orders WHERE ${where.join(' AND ')} ORDER BY order_id DESC LIMIT ? OFFSET ?`, parameters);
+    return rows.map((row) => decodeOrder(row.view));
+  }
+
+  async trades(query: TradeQuery): Promise<TradeView[]> {
+    const where: string[] = [];
+    const parameters: unknown[] = [];
+    if (query.instrument !== undefined) { where.push('instrument = ?'); parameters.push(query.instrument); }
+    if (query.instrumentPrefix !== undefined) { where.push('instrument >= ? AND instrument < ?'); parameters.push(query.instrumentPrefix, `${query.instrumentPrefix}\uffff`); }
+    if (query.accountId !== undefined) { where.push('(maker_account_id = ? OR taker_account_id = ?)'); parameters.push(query.accountId, query.accountId); }
+    if (query.orderId !== undefined) { where.push('(maker_order_id = ? OR taker_order_id = ?)'); parameters.push(query.orderId, query.orderId); }
+    if (query.startTradeId !== undefined) { where.push('trade_id >= ?'); parameters.push(query.startTradeId); }
+    if (query.endTradeId !== undefined) { where.push('trade_id <= ?'); parameters.push(query.endTradeId); }
+    if (query.startTimeMs !== undefined) { where.push('time_ms >= ?'); parameters.push(query.startTimeMs); }
+    if (query.endTimeMs !== undefined) { where.push('time_ms <= ?'); parameters.push(query.endTimeMs); }
+    parameters.push(query.count);
+    const sql = `SELECT view FROM trades ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY trade_id ${query.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+    const rows = await this.all<{ view: string }>(sql, parameters);
+    return rows.map((row) => decodeTrade(row.view));
+  }
+
+  async close(): Promise<void> {
+    await this.writes;
+    await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+  }
+
+  private exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (error) => (error ? reject(error) : resolve())));
+  }
+
+  private get<T>(sql: string, parameters: unknown[] = []): Promise<T> {
+    return new Promise((resolve, reject) => this.db.get(sql, parameters, (error, row) => (error ? reject(error) : resolve(row as T))));
+  }
+
+  private all<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all(sql, parameters, (error, rows) => (error ? reject(error) : resolve(rows as T[]))));
+  }
+}
+
+/** One multi-row INSERT: node-sqlite3 pays a thread round trip per statement, not per row. */
+function insertRows(db: sqlite3.Database, table: string, columns: number, rows: unknown[][]): void {
+  if (rows.length === 0) return;
+  const placeholders = `(${new Array(columns).fill('?').join(',')})`;
+  db.run(`INSERT OR REPLACE INTO ${table} VALUES ${new Array(rows.length).fill(placeholders).join(',')}`, rows.flat());
+}
+
+function orderRow(order: OrderView): unknown[] {
+  return [order.orderId, order.accountId, order.instrument, order.label, order.state, order.updatedMs, JSON.stringify({ ...order, feeUnits: order.feeUnits.toString() })];
+}
+
+function tradeRow(trade: TradeView): unknown[] {
+  const view = JSON.stringify({ ...trade, makerFeeUnits: trade.makerFeeUnits.toString(), takerFeeUnits: trade.takerFeeUnits.toString() });
+  return [trade.tradeId, trade.sequence, trade.instrument, trade.timeMs, trade.makerOrderId, trade.takerOrderId, trade.makerAccountId, trade.takerAccountId, view];
+}
+
+function decodeOrder(text: string): OrderView {
+  const view = JSON.parse(text);
+  return { ...view, feeUnits: BigInt(view.feeUnits) };
+}
+
+function decodeTrade(text: string): TradeView {
+  const view = JSON.parse(text);
+  return { ...view, makerFeeUnits: BigInt(view.makerFeeUnits), takerFeeUnits: BigInt(view.takerFeeUnits) };
+}
