@@ -492,10 +492,18 @@ export class OrderBook {
         return;
       }
     }
+    const oldPriceTicks = this.slotPriceTicks[slot];
+    const oldLevel = this.slotLevel[slot]!;
+    const oldLevelLots = oldLevel.qtyLots;
+    const oldLevelOrders = oldLevel.orderCount;
     this.takeOutOfBook(slot);
     spec.priceTicks = newPriceTicks;
     spec.qtyLots = qtyLots;
     this.execute(spec, newPriceTicks, qtyLots, spec.expiresAtMs);
+    // Re-priced back onto its old level with the same quantity: the order moved to the back, but
+    // the level's totals are what they were, so for L2 nothing changed.
+    const index = report.findLevel(spec.side, oldPriceTicks);
+    if (index >= 0 && report.levelQtyLots[index] === oldLevelLots && report.levelOrderCount[index] === oldLevelOrders) report.removeLevel(index);
   }
 
   private cancelAccountOnSide(accountId: number, levels: Level[]): void {

@@ -113,6 +113,16 @@ export class BookReport {
     return -1;
   }
 
+  /** @internal Drops an entry, keeping the others in order. */
+  removeLevel(index: number): void {
+    const last = this.levelCount - 1;
+    this.levelSide.copyWithin(index, index + 1, last + 1);
+    this.levelPriceTicks.copyWithin(index, index + 1, last + 1);
+    this.levelQtyLots.copyWithin(index, index + 1, last + 1);
+    this.levelOrderCount.copyWithin(index, index + 1, last + 1);
+    this.levelCount = last;
+  }
+
   /** @internal */
   setLevel(index: number, qtyLots: number, orderCount: number): void {
     this.levelQtyLots[index] = qtyLots;
