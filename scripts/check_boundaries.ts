@@ -16,6 +16,7 @@ const ALLOWED_FOLDER_IMPORTS: Record<string, readonly string[]> = {
   bench: ['book', 'engine', 'gateway', 'settlement'],
   test: ['book', 'engine', 'gateway', 'settlement', 'bench', 'scripts'],
   scripts: ['book', 'engine', 'gateway', 'settlement'],
+  bin: ['engine', 'gateway', 'settlement'],
 };
 
 /** Folders that may import no package and no Node built-in at all: they must stay pure. */
@@ -26,7 +27,7 @@ const DETERMINISTIC_FOLDERS = new Set(['book']);
 const NONDETERMINISTIC_CALLS = /\b(Date\.now|new Date\b|Math\.random|performance\.now|process\.hrtime|setTimeout|setInterval|setImmediate|queueMicrotask|crypto\.randomUUID|crypto\.getRandomValues)/;
 
 /** Folders entered by other folders through their index.ts only (bench and test are free to reach in). */
-const SURFACE_ONLY_FOR = new Set(['engine', 'gateway', 'settlement']);
+const SURFACE_ONLY_FOR = new Set(['engine', 'gateway', 'settlement', 'bin']);
 
 export interface BoundaryViolation {
   file: string;
