@@ -85,7 +85,8 @@ export async function startExchange(options: ExchangeOptions): Promise<RunningEx
     accounts,
     market,
     hub: undefined as unknown as SubscriptionHub,
-    auth: new Authenticator({ keys, accessTokenTtlMs: gatewayLimits.accessTokenTtlMs, windowMs: gatewayLimits.signatureWindowMs }),
+    // processStartMs secures restarts: signatures dated before this process started are refused.
+    auth: new Authenticator({ keys, clock: systemClock.nowMs, processStartMs: systemClock.nowMs(), accessTokenTtlMs: gatewayLimits.accessTokenTtlMs, windowMs: gatewayLimits.signatureWindowMs }),
     nowMs: () => systemClock.nowMs(),
     closing: () => closing,
   };

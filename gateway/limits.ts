@@ -31,8 +31,8 @@ export const gatewayLimits = Object.freeze({
   accessTokenTtlMs: 8 * 3600_000,
   /** A signed HTTP request's timestamp may be this far from the server's clock, either way. */
   signatureWindowMs: 60_000,
-  /** Signatures remembered to refuse replays (per window). */
-  signaturesRememberedMax: 1_000_000,
+  /** Signatures remembered to refuse replays (per window); about 111 bytes each. */
+  signaturesRememberedMax: 200_000,
   /** Graceful shutdown must finish within this. */
   shutdownMsMax: 10_000,
 });

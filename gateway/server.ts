@@ -47,7 +47,15 @@ export function buildServer(options: ServerOptions): RunningServer {
   });
   // Keep the raw body: a deri-hmac-sha256 signature covers the exact bytes received.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Decoded strictly: invalid UTF-8 is refused, never replaced, so what is verified is what was sent.
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, utf8.decode(body as Buffer));
+    } catch {
+      done(Object.assign(new Error('invalid UTF-8'), { statusCode: 400 }), undefined);
+    }
+  });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const rpcError = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? WireError.tooLarge() : WireError.invalidRequest('unreadable request');
     if ((error.statusCode ?? 500) >= 500) logger.error({ err: error }, 'http transport error');
@@ -129,7 +137,7 @@ function httpTransport(options: ServerOptions, request: FastifyRequest, rawBody:
   const transport: Transport = { kind: 'http', ip: request.ip };
   if (!isPrivate && authorization === undefined) return transport;
   transport.httpIdentity = options.services.auth.authenticateHttp(
-    { authorization, method: request.method.toUpperCase(), rawTarget: request.raw.url ?? '', rawBody },
+    { authorization, method: request.raw.method ?? '', rawTarget: request.raw.url ?? '', rawBody },
     options.services.nowMs(),
   );
   return transport;
