@@ -733,8 +733,10 @@ export class OrderBook {
     this.slotArrival = resized(this.slotArrival, capacity);
     this.slotNext = resized(this.slotNext, capacity);
     this.slotPrev = resized(this.slotPrev, capacity);
+    // Filled upward: writing a JS array from its top index down turns it into a dictionary-mode
+    // array past a few thousand slots, and every book then gets its own map (V8 deoptimizes).
+    for (let slot = previous; slot < capacity; slot++) this.slotLevel.push(null);
     for (let slot = capacity - 1; slot >= previous; slot--) {
-      this.slotLevel[slot] = null;
       this.slotNext[slot] = this.freeSlot;
       this.freeSlot = slot;
     }
