@@ -82,6 +82,11 @@ export class OrderBook {
   private slotPrev = new Int32Array(0);
   private slotLevel: (Level | null)[] = [];
 
+  /** Scratch spec for amends, shaped like callers' specs so `execute` stays monomorphic. */
+  private readonly amendSpec: OrderSpec = {
+    orderId: 0, accountId: 0, side: Side.Buy, type: OrderType.Limit, priceTicks: 0, qtyLots: 0,
+    timeInForce: TimeInForce.GoodTillCancelled, expiresAtMs: 0, postOnly: PostOnly.None, selfTradePrevention: SelfTradePrevention.CancelTaker,
+  };
   private arrivalCounter = 0;
   private callStamp = 0;
   /** Latest time the book was told (by `expireOrders`); GTD orders must expire after it. */
@@ -795,8 +800,20 @@ export class OrderBook {
     };
   }
 
+  /** The resting order as a spec, in the book's one scratch object (amends must not allocate). */
   private specOfSlot(slot: number): OrderSpec {
-    return { ...this.viewOfSlot(slot), type: OrderType.Limit };
+    const spec = this.amendSpec;
+    spec.orderId = this.slotOrderId[slot];
+    spec.accountId = this.slotAccountId[slot];
+    spec.side = this.slotSide[slot] as Side;
+    spec.type = OrderType.Limit;
+    spec.priceTicks = this.slotPriceTicks[slot];
+    spec.qtyLots = this.slotQtyLots[slot];
+    spec.timeInForce = this.slotTimeInForce[slot] as TimeInForce;
+    spec.expiresAtMs = this.slotExpiresAtMs[slot];
+    spec.postOnly = this.slotPostOnly[slot] as PostOnly;
+    spec.selfTradePrevention = this.slotSelfTrade[slot] as SelfTradePrevention;
+    return spec;
   }
 
   private validateSide(side: Side): number {
