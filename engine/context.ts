@@ -85,6 +85,7 @@ export function orderView(order: OrderRecord): OrderView {
     postOnly: order.postOnly,
     rejectPostOnly: order.rejectPostOnly,
     reduceOnly: order.reduceOnly,
+    replaced: order.replaced,
     label: order.label,
     triggerPriceTicks: order.triggerPriceTicks,
     trigger: order.trigger,

@@ -28,6 +28,8 @@ export interface OrderView {
   postOnly: boolean;
   rejectPostOnly: boolean;
   reduceOnly: boolean;
+  /** Amended at least once (Deribit's `replaced`). */
+  replaced: boolean;
   label: string;
   triggerPriceTicks: number;
   trigger: TriggerText | '';
@@ -53,6 +55,13 @@ export interface TradeView {
   takerAccountId: number;
   makerFeeUnits: bigint;
   takerFeeUnits: bigint;
+  makerOrderType: OrderTypeText;
+  takerOrderType: OrderTypeText;
+  /** What each order has left after this fill (0: the fill completed it). */
+  makerRemainingLots: number;
+  takerRemainingLots: number;
+  /** Deribit's tick_direction: 0 plus, 1 zero-plus, 2 minus, 3 zero-minus (against the previous trade). */
+  tickDirection: number;
   timeMs: number;
 }
 

@@ -160,6 +160,8 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
   recordFill(taker, priceTicks, qtyLots, takerFeeUnits);
   ctx.touchOrder(maker);
   ctx.touchOrder(taker);
+  const tickDirection = nextTickDirection(state.lastPriceTicks.get(instrument.name), state.lastTickDirection.get(instrument.name), priceTicks);
+  state.lastTickDirection.set(instrument.name, tickDirection);
   const trade: TradeView = {
     tradeId: state.nextTradeId++,
     sequence: ctx.sequence,
@@ -173,11 +175,23 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
     takerAccountId: taker.accountId,
     makerFeeUnits,
     takerFeeUnits,
+    makerOrderType: maker.type,
+    takerOrderType: taker.type,
+    makerRemainingLots: maker.remainingLots,
+    takerRemainingLots: taker.remainingLots,
+    tickDirection,
     timeMs: ctx.timeMs,
   };
   ctx.events.push({ kind: 'trade', trade });
   state.lastPriceTicks.set(instrument.name, priceTicks);
   ctx.priceMoved(instrument.name);
+}
+
+/** Deribit's tick direction: up 0, equal after up 1, down 2, equal after down 3 (first trade: 0). */
+function nextTickDirection(previousPriceTicks: number | undefined, previousDirection: number | undefined, priceTicks: number): number {
+  if (previousPriceTicks === undefined || priceTicks > previousPriceTicks) return 0;
+  if (priceTicks < previousPriceTicks) return 2;
+  return previousDirection === 2 || previousDirection === 3 ? 3 : 1;
 }
 
 function recordFill(order: OrderRecord, priceTicks: number, qtyLots: number, feeUnits: bigint): void {

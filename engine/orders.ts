@@ -99,6 +99,7 @@ export function amendOrder(ctx: ApplyContext, command: AmendOrder): void {
   }
   if (!takeRateToken(state, account, ctx.timeMs)) return void ctx.reject(Reject.tooManyRequests, 'order rate limit');
 
+  order.replaced = true;
   if (order.state === 'untriggered') {
     rehold(ctx, account, order, heldUnits, neededUnits, holding.units);
     order.remainingLots = remainingLots;
@@ -296,6 +297,7 @@ function newOrderRecord(ctx: ApplyContext, account: Account, instrument: Instrum
     postOnly: command.postOnly === true,
     rejectPostOnly: command.rejectPostOnly === true,
     reduceOnly: false,
+    replaced: false,
     label: command.label ?? '',
     selfTrade: command.selfTrade ?? 'cancel_maker',
     triggerPriceTicks: command.triggerPriceTicks ?? 0,

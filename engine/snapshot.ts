@@ -46,6 +46,7 @@ export function serializeState(state: ExchangeState): string {
     nextOrderId: state.nextOrderId,
     nextTradeId: state.nextTradeId,
     lastPriceTicks: [...state.lastPriceTicks],
+    lastTickDirection: [...state.lastTickDirection],
     markPriceTicks: [...state.markPriceTicks],
     indexPriceTicks: [...state.indexPriceTicks],
     feePool: encodeAmounts(state.feePool),
@@ -94,6 +95,7 @@ export function restoreState(text: string): ExchangeState {
   state.nextOrderId = data.nextOrderId;
   state.nextTradeId = data.nextTradeId;
   state.lastPriceTicks = new Map(data.lastPriceTicks);
+  state.lastTickDirection = new Map(data.lastTickDirection);
   state.markPriceTicks = new Map(data.markPriceTicks);
   state.indexPriceTicks = new Map(data.indexPriceTicks);
   state.feePool = decodeAmounts(data.feePool);

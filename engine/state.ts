@@ -58,6 +58,7 @@ export interface OrderRecord {
   postOnly: boolean;
   rejectPostOnly: boolean;
   reduceOnly: boolean;
+  replaced: boolean;
   label: string;
   selfTrade: SelfTradeText;
   triggerPriceTicks: number;
@@ -122,6 +123,8 @@ export interface ExchangeState {
   nextOrderId: number;
   nextTradeId: number;
   lastPriceTicks: Map<string, number>;
+  /** Tick direction of each instrument's last trade (see TradeView.tickDirection). */
+  lastTickDirection: Map<string, number>;
   markPriceTicks: Map<string, number>;
   /** Index price per SKU, in that SKU's spot ticks. */
   indexPriceTicks: Map<string, number>;
@@ -159,6 +162,7 @@ export function emptyState(): ExchangeState {
     nextOrderId: 1,
     nextTradeId: 1,
     lastPriceTicks: new Map(),
+    lastTickDirection: new Map(),
     markPriceTicks: new Map(),
     indexPriceTicks: new Map(),
     feePool: new Map(),

@@ -1,11 +1,12 @@
 import { formatScaled, type Balance, type ExchangeConfig, type Instrument, type OrderView, type TradeView } from '../engine/index.js';
-import { lotsToAmount, tickLotsToQuote, ticksToPrice, unitsToAmount } from './wire_numbers.js';
+import { lotsToAmount, ticksToPrice, unitsToAmount } from './wire_numbers.js';
 
 // Engine views → Deribit v2 objects, field by field as reference/deribit-v2-api.md §4–§6 gives
 // them (bold fields are what CCXT reads). Ids go out as strings; prices and amounts as JSON numbers
 // whose text is the exact decimal.
 
 const CONFIG_SCALE = 6;
+const AVERAGE_EXTRA_DECIMALS = 6;
 
 export function instrumentObject(instrument: Instrument, config: ExchangeConfig, instrumentId: number): Record<string, unknown> {
   const fees = config.raw.fees;
@@ -87,7 +88,7 @@ export function orderObject(order: OrderView, instrument: Instrument, settlement
     is_liquidation: false,
     api: true,
     web: false,
-    replaced: false,
+    replaced: order.replaced,
     mmp: false,
     risk_reducing: false,
     creation_timestamp: order.createdMs,
@@ -107,23 +108,26 @@ export function orderObject(order: OrderView, instrument: Instrument, settlement
   return object;
 }
 
+/** Σ price × qty / Σ qty, exact to 12 decimals (then the shortest number with that value). */
 function averagePrice(order: OrderView, instrument: Instrument): number {
   if (order.filledLots === 0) return 0;
-  return tickLotsToQuote(order.filledNotionalTickLots, instrument) / lotsToAmount(order.filledLots, instrument);
+  const averageScaled = (BigInt(order.filledNotionalTickLots) * instrument.tickScaled * 10n ** BigInt(AVERAGE_EXTRA_DECIMALS)) / BigInt(order.filledLots);
+  return Number(formatScaled(averageScaled, CONFIG_SCALE + AVERAGE_EXTRA_DECIMALS));
 }
 
-/** A trade as its taker's or maker's own (user trade): liquidity, fee and order id are theirs. */
+/** A trade as its taker's or maker's own (user trade): liquidity, fee, order and its state are theirs. */
 export function userTradeObject(trade: TradeView, accountId: number, instrument: Instrument, settlementCurrency: string, settlementDecimals: number, order?: OrderView): Record<string, unknown> {
   const isMaker = trade.makerAccountId === accountId && (order === undefined || order.orderId === trade.makerOrderId);
   const amount = lotsToAmount(trade.amountLots, instrument);
   return {
     ...publicTradeObject(trade, instrument),
     order_id: String(isMaker ? trade.makerOrderId : trade.takerOrderId),
-    order_type: order?.type ?? 'limit',
+    order_type: isMaker ? trade.makerOrderType : trade.takerOrderType,
     direction: isMaker ? (trade.takerSide === 'buy' ? 'sell' : 'buy') : trade.takerSide,
     amount,
     contracts: amount,
-    state: order?.state ?? 'filled',
+    // The order's state just after this fill, as Deribit reports it on the trade.
+    state: (isMaker ? trade.makerRemainingLots : trade.takerRemainingLots) === 0 ? 'filled' : 'open',
     self_trade: false,
     reduce_only: false,
     post_only: order?.postOnly ?? false,
@@ -137,14 +141,14 @@ export function userTradeObject(trade: TradeView, accountId: number, instrument:
   };
 }
 
-export function publicTradeObject(trade: TradeView, instrument: Instrument, tickDirection = 0): Record<string, unknown> {
+export function publicTradeObject(trade: TradeView, instrument: Instrument): Record<string, unknown> {
   const amount = lotsToAmount(trade.amountLots, instrument);
   const price = ticksToPrice(trade.priceTicks, instrument);
   return {
     trade_id: String(trade.tradeId),
     trade_seq: trade.tradeId,
     timestamp: trade.timeMs,
-    tick_direction: tickDirection,
+    tick_direction: trade.tickDirection,
     instrument_name: trade.instrument,
     direction: trade.takerSide,
     price,

@@ -163,22 +163,13 @@ export interface Candle {
 export class TradeTape {
   readonly recent: TradeView[] = [];
   lastPriceTicks = 0;
-  /** Deribit's tick_direction of the last trade: 0 plus, 1 zero-plus, 2 minus, 3 zero-minus. */
-  lastTickDirection = 0;
   private readonly candles: Candle[] = [];
 
-  add(trade: TradeView): number {
-    const previous = this.lastPriceTicks;
-    if (previous !== 0) {
-      if (trade.priceTicks > previous) this.lastTickDirection = 0;
-      else if (trade.priceTicks < previous) this.lastTickDirection = 2;
-      else this.lastTickDirection = this.lastTickDirection === 0 || this.lastTickDirection === 1 ? 1 : 3;
-    }
+  add(trade: TradeView): void {
     this.lastPriceTicks = trade.priceTicks;
     this.recent.push(trade);
     if (this.recent.length > gatewayLimits.recentTradesPerInstrumentMax) this.recent.splice(0, this.recent.length - gatewayLimits.recentTradesPerInstrumentMax);
     this.addToCandle(trade);
-    return this.lastTickDirection;
   }
 
   /** Candles of `resolutionMinutes`, bar open time in [startMs, endMs]. */
@@ -270,20 +261,24 @@ export class MarketData {
     for (const trade of trades) this.tape(trade.instrument).add(trade);
   }
 
-  /** Applies one committed command; the caller fans the returned updates out. */
-  ingest(result: CommandResult): { books: Map<string, LevelUpdate[]>; trades: Map<string, { trade: TradeView; tickDirection: number }[]> } {
-    const books = new Map<string, LevelUpdate[]>();
-    const trades = new Map<string, { trade: TradeView; tickDirection: number }[]>();
+  /**
+   * Applies one committed command; the caller fans the returned updates out. Each book event is
+   * its own change_id, in order (one command can change a book twice: a trade that triggers a
+   * stop order).
+   */
+  ingest(result: CommandResult): { bookChanges: { instrument: string; updates: LevelUpdate[] }[]; trades: Map<string, TradeView[]> } {
+    const bookChanges: { instrument: string; updates: LevelUpdate[] }[] = [];
+    const trades = new Map<string, TradeView[]>();
     for (const event of result.events) {
       if (event.kind === 'book') {
-        books.set(event.instrument, this.book(event.instrument).applyChange(event.levels, result.timeMs));
+        bookChanges.push({ instrument: event.instrument, updates: this.book(event.instrument).applyChange(event.levels, result.timeMs) });
       } else if (event.kind === 'trade') {
-        const tickDirection = this.tape(event.trade.instrument).add(event.trade);
+        this.tape(event.trade.instrument).add(event.trade);
         let list = trades.get(event.trade.instrument);
         if (list === undefined) trades.set(event.trade.instrument, (list = []));
-        list.push({ trade: event.trade, tickDirection });
+        list.push(event.trade);
       }
     }
-    return { books, trades };
+    return { bookChanges, trades };
   }
 }

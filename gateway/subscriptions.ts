@@ -86,7 +86,7 @@ export class SubscriptionHub {
   private readonly privateByAccount = new Map<number, Set<Subscription>>();
   /** Instruments whose conflated channels have something to send at the next flush. */
   private readonly dirtyInstruments = new Set<string>();
-  private readonly pendingTrades = new Map<string, { trade: TradeView; tickDirection: number }[]>();
+  private readonly pendingTrades = new Map<string, TradeView[]>();
   private readonly dirtyPrivate = new Set<Subscription>();
 
   constructor(private readonly deps: HubDependencies) {}
@@ -146,8 +146,8 @@ export class SubscriptionHub {
   onCommitted(results: readonly CommandResult[]): void {
     this.deps.accounts.ingest(results);
     for (const result of results) {
-      const { books, trades } = this.deps.market.ingest(result);
-      for (const [instrument, updates] of books) {
+      const { bookChanges, trades } = this.deps.market.ingest(result);
+      for (const { instrument, updates } of bookChanges) {
         this.dirtyInstruments.add(instrument);
         this.sendRawBook(instrument, updates);
       }
@@ -156,10 +156,10 @@ export class SubscriptionHub {
         let pending = this.pendingTrades.get(instrument);
         if (pending === undefined) this.pendingTrades.set(instrument, (pending = []));
         pending.push(...list);
-        this.sendToPublic(instrument, (spec) => spec.type === 'trades' && spec.interval === 'raw', () => list.map(({ trade, tickDirection }) => publicTradeObject(trade, this.instrument(instrument), tickDirection)));
+        this.sendToPublic(instrument, (spec) => spec.type === 'trades' && spec.interval === 'raw', () => list.map((trade) => publicTradeObject(trade, this.instrument(instrument))));
         this.sendToPublic(instrument, (spec) => spec.type === 'ticker' && spec.interval === 'raw', () => this.tickerObject(instrument));
       }
-      for (const instrument of books.keys()) this.sendToPublic(instrument, (spec) => spec.type === 'quote', () => this.quoteObject(instrument));
+      for (const instrument of new Set(bookChanges.map((change) => change.instrument))) this.sendToPublic(instrument, (spec) => spec.type === 'quote', () => this.quoteObject(instrument));
       this.routePrivate(result);
     }
   }
@@ -188,6 +188,9 @@ export class SubscriptionHub {
     if (typeof channel !== 'string' || channel.length > 200) return undefined;
     const parts = channel.split('.');
     const [head] = parts;
+    // Deribit serves raw public channels to authenticated connections only (13778); unauthenticated,
+    // such a channel is left out of the result like any channel we do not serve.
+    if (parts[parts.length - 1] === 'raw' && head !== 'user' && identity === undefined) return undefined;
     if (head === 'book') return this.parseBookChannel(parts);
     if ((head === 'trades' || head === 'ticker') && parts.length === 3 && this.isListed(parts[1]) && INTERVALS.has(parts[2])) {
       return { type: head, instrument: parts[1], interval: parts[2] as Interval };
@@ -333,10 +336,10 @@ export class SubscriptionHub {
       if (spec.type === 'book' && spec.interval !== 'raw') this.flushConflatedBook(instrument, subscriptions);
       else if (spec.type === 'book_grouped') this.sendShared(channel, subscriptions, this.groupedBook(instrument, spec.depth));
       else if (spec.type === 'trades' && spec.interval !== 'raw' && trades.length > 0) {
-        this.sendShared(channel, subscriptions, trades.map(({ trade, tickDirection }) => publicTradeObject(trade, inst, tickDirection)));
+        this.sendShared(channel, subscriptions, trades.map((trade) => publicTradeObject(trade, inst)));
       } else if (spec.type === 'ticker' && spec.interval !== 'raw') this.sendShared(channel, subscriptions, this.tickerObject(instrument));
       else if (spec.type === 'chart' && trades.length > 0) {
-        const candle = this.deps.market.tape(instrument).currentCandle(trades[trades.length - 1].trade.timeMs, spec.resolutionMinutes);
+        const candle = this.deps.market.tape(instrument).currentCandle(trades[trades.length - 1].timeMs, spec.resolutionMinutes);
         if (candle !== undefined) this.sendShared(channel, subscriptions, this.candleObject(inst, candle));
       }
     }
