@@ -37,7 +37,7 @@ export class Dispatcher {
    */
   async handle(request: unknown, transport: Transport, usIn: number): Promise<Envelope | undefined> {
     const envelope = checkEnvelope(request);
-    if (envelope instanceof RpcError) return errorEnvelope(null, envelope, usIn);
+    if (envelope instanceof RpcError) return errorEnvelope(readableId(request), envelope, usIn);
     const { id, methodName, params } = envelope;
     const isNotification = transport.kind === 'ws' && id === undefined;
     try {
@@ -103,6 +103,12 @@ export function checkEnvelope(request: unknown): CheckedEnvelope | RpcError {
     return new RpcError(-32602, 'Invalid params', { reason: 'params must be an object', param: 'params' });
   }
   return { id, methodName: method, params: (params ?? {}) as Record<string, unknown> };
+}
+
+/** The request's id when it is a valid one (JSON-RPC: null only when it cannot be read). */
+function readableId(request: unknown): unknown {
+  const id = typeof request === 'object' && request !== null && !Array.isArray(request) ? (request as Record<string, unknown>).id : undefined;
+  return id !== undefined && isValidId(id) ? id : null;
 }
 
 function isValidId(id: unknown): boolean {

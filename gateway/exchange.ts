@@ -130,6 +130,9 @@ export async function startExchange(options: ExchangeOptions): Promise<RunningEx
     deadline.unref();
     // In-flight commands finish and are answered; new ones are refused (13028) from here on.
     await engine.sequencer.whenIdle();
+    // Replies to the last committed batch are still on their way out: let every connection answer
+    // what it received before it is told goodbye.
+    await Promise.all([...server.connections].map((connection) => connection.drained()));
     hub!.flush();
     for (const connection of server.connections) connection.close(1001, 'server shutting down');
     await server.app.close();

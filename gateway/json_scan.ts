@@ -36,7 +36,7 @@ function scanJson(text: string, depthMax: number): void {
     const code = text.charCodeAt(index);
     if (code === 0x22 /* " */) {
       const end = endOfString(text, index);
-      if (isKeyAt(text, end + 1) && FORBIDDEN_KEYS.has(text.slice(index + 1, end))) throw new JsonRefused('key', `key ${text.slice(index + 1, end)} is not allowed`);
+      if (isKeyAt(text, end + 1) && FORBIDDEN_KEYS.has(keyText(text, index, end))) throw new JsonRefused('key', 'this key is not allowed');
       index = end + 1;
     } else if (code === 0x7b /* { */ || code === 0x5b /* [ */) {
       if (++depth > depthMax) throw new JsonRefused('depth', `nesting deeper than ${depthMax}`);
@@ -62,6 +62,17 @@ function endOfString(text: string, start: number): number {
     else index++;
   }
   throw new JsonRefused('syntax', 'unterminated string');
+}
+
+/** A key as JSON.parse will see it: escapes decoded ("\u005f_proto__" is "__proto__"). */
+function keyText(text: string, start: number, end: number): string {
+  const raw = text.slice(start + 1, end);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(text.slice(start, end + 1)) as string;
+  } catch {
+    throw new JsonRefused('syntax', 'malformed string');
+  }
 }
 
 function isKeyAt(text: string, index: number): boolean {

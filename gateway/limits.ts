@@ -12,6 +12,8 @@ export const gatewayLimits = Object.freeze({
   subscriptionsPerConnectionMax: 1_000,
   /** Channels in one subscribe request. */
   channelsPerSubscribeMax: 500,
+  /** A WebSocket client refused this many times in a row for its rate limit is disconnected (1008). */
+  rateLimitedRequestsInRowMax: 200,
   /** Requests one WebSocket connection may have queued (each connection is processed in order). */
   pendingRequestsPerConnectionMax: 1_000,
   /** Above this many bytes queued for a client, conflated updates are held back until it drains. */

@@ -9,6 +9,7 @@ import { JsonRefused, parseUntrustedJson } from './json_scan.js';
 import { gatewayLimits } from './limits.js';
 import type { Connection, GatewayServices } from './methods/registry.js';
 import { errorEnvelope, nowMicros, RpcError, successEnvelope, WireError, type Envelope } from './rpc.js';
+import { SLOW_CONSUMER_CLOSE_CODE } from './subscriptions.js';
 
 // The transports. HTTP (Fastify): GET /api/v2/{public|private}/{method}?{query} (what CCXT sends),
 // POST /api/v2/{scope}/{method} with JSON params, and POST /api/v2 with a JSON-RPC envelope.
@@ -100,9 +101,10 @@ async function handleHttpPost(options: ServerOptions, request: FastifyRequest, r
   try {
     parsed = parseUntrustedJson(rawBody);
   } catch (error) {
-    return sendHttp(reply, errorEnvelope(undefined, jsonError(error), usIn));
+    return sendHttp(reply, errorEnvelope(envelope ? null : undefined, jsonError(error), usIn));
   }
   if (envelope) {
+    if (parsed === undefined) return sendHttp(reply, errorEnvelope(null, WireError.parse('malformed JSON'), usIn));
     let transport: Transport;
     try {
       transport = httpTransport(options, request, rawBody, isPrivateEnvelope(parsed));
@@ -198,6 +200,7 @@ export class WsConnection implements Connection {
   cancelOnDisconnect = false;
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
+  private refusedInRow = 0;
   private alive = true;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastMessageMs = Date.now();
@@ -228,8 +231,22 @@ export class WsConnection implements Connection {
     return this.ws.bufferedAmount;
   }
 
+  /**
+   * Every write, replies and feeds alike, goes through here, so no client can make the server
+   * hold more than the hard limit for it: past it the connection is closed (4008).
+   */
   send(text: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > gatewayLimits.bufferedBytesHardMax) {
+      this.terminate(SLOW_CONSUMER_CLOSE_CODE, 'slow consumer: too much unread');
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  /** Resolves once every request received so far has been answered. */
+  drained(): Promise<void> {
+    return this.queue;
   }
 
   terminate(code: number, reason: string): void {
@@ -283,7 +300,15 @@ export class WsConnection implements Connection {
     }
     const transport: Transport = { kind: 'ws', ip: this.ip, connection: this };
     const envelope = await this.options.dispatcher.handle(request, transport, usIn);
-    if (envelope !== undefined) this.sendEnvelope(envelope);
+    if (envelope === undefined) return;
+    this.sendEnvelope(envelope);
+    this.noteRateLimit(envelope.error?.code === 10028);
+  }
+
+  /** A client that keeps sending past its rate limit is disconnected (1008), not just refused. */
+  private noteRateLimit(limited: boolean): void {
+    this.refusedInRow = limited ? this.refusedInRow + 1 : 0;
+    if (this.refusedInRow >= gatewayLimits.rateLimitedRequestsInRowMax) this.close(1008, 'rate limit exceeded');
   }
 
   private sendEnvelope(envelope: Envelope): void {
