@@ -34,10 +34,13 @@ export interface OrderQuery {
   offset: number;
 }
 
-const CHUNK_ROWS = 500;
+/** Rows per prepared multi-row INSERT; a remainder goes through the one-row statement. */
+const CHUNK_ROWS = 64;
 
 export class HistoryStore {
   private projectedThrough = 0;
+  /** Prepared once: SQLite parses an INSERT of many rows slowly, so it must not be re-parsed per batch. */
+  private statements: Record<'orders' | 'trades', { chunk: sqlite3.Statement; single: sqlite3.Statement }> | undefined;
   private writes: Promise<void> = Promise.resolve();
   /** The first failed write, if any: history then stops and the next start re-projects. */
   failure: Error | undefined;
@@ -68,6 +71,10 @@ export class HistoryStore {
     `);
     const row = await store.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
     store.projectedThrough = Number(row.value);
+    store.statements = {
+      orders: { chunk: prepareInsert(db, 'orders', ORDER_COLUMNS, CHUNK_ROWS), single: prepareInsert(db, 'orders', ORDER_COLUMNS, 1) },
+      trades: { chunk: prepareInsert(db, 'trades', TRADE_COLUMNS, CHUNK_ROWS), single: prepareInsert(db, 'trades', TRADE_COLUMNS, 1) },
+    };
     return store;
   }
 
@@ -96,8 +103,8 @@ export class HistoryStore {
     const written = new Promise<void>((resolve, reject) => {
       this.db.serialize(() => {
         this.db.run('BEGIN');
-        for (let start = 0; start < orderRows.length; start += CHUNK_ROWS) insertRows(this.db, 'orders', 7, orderRows.slice(start, start + CHUNK_ROWS));
-        for (let start = 0; start < tradeRows.length; start += CHUNK_ROWS) insertRows(this.db, 'trades', 9, tradeRows.slice(start, start + CHUNK_ROWS));
+        insertRows(this.statements!.orders, orderRows);
+        insertRows(this.statements!.trades, tradeRows);
         this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)]);
         this.db.run('COMMIT', (error) => (error ? reject(error) : resolve()));
       });
@@ -148,6 +155,10 @@ export class HistoryStore {
 
   async close(): Promise<void> {
     await this.writes;
+    for (const { chunk, single } of Object.values(this.statements ?? {})) {
+      chunk.finalize();
+      single.finalize();
+    }
     await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
   }
 
@@ -164,11 +175,22 @@ export class HistoryStore {
   }
 }
 
-/** One multi-row INSERT: node-sqlite3 pays a thread round trip per statement, not per row. */
-function insertRows(db: sqlite3.Database, table: string, columns: number, rows: unknown[][]): void {
-  if (rows.length === 0) return;
+const ORDER_COLUMNS = 7;
+const TRADE_COLUMNS = 9;
+
+function prepareInsert(db: sqlite3.Database, table: string, columns: number, rows: number): sqlite3.Statement {
   const placeholders = `(${new Array(columns).fill('?').join(',')})`;
-  db.run(`INSERT OR REPLACE INTO ${table} VALUES ${new Array(rows.length).fill(placeholders).join(',')}`, rows.flat());
+  return db.prepare(`INSERT OR REPLACE INTO ${table} VALUES ${new Array(rows).fill(placeholders).join(',')}`);
+}
+
+/**
+ * Full chunks through the multi-row statement (node-sqlite3 pays a thread round trip per
+ * statement, not per row), the rest one row at a time. Runs inside the caller's serialize().
+ */
+function insertRows(statements: { chunk: sqlite3.Statement; single: sqlite3.Statement }, rows: unknown[][]): void {
+  let start = 0;
+  for (; start + CHUNK_ROWS <= rows.length; start += CHUNK_ROWS) statements.chunk.run(rows.slice(start, start + CHUNK_ROWS).flat());
+  for (; start < rows.length; start++) statements.single.run(rows[start]);
 }
 
 function orderRow(order: OrderView): unknown[] {
