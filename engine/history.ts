@@ -36,6 +36,9 @@ export interface OrderQuery {
 
 /** Rows per prepared multi-row INSERT; a remainder goes through the one-row statement. */
 const CHUNK_ROWS = 64;
+/** Pending rows that trigger a write at once, and the longest a row waits otherwise. */
+const FLUSH_ROWS = 4_096;
+const FLUSH_DELAY_MS = 20;
 
 export class HistoryStore {
   private projectedThrough = 0;
@@ -90,16 +93,31 @@ export class HistoryStore {
   project(commands: readonly { sequence: number; events: readonly Event[] }[]): void {
     const fresh = commands.filter((command) => command.sequence > this.projectedThrough);
     if (fresh.length === 0 || this.failure !== undefined) return;
-    const orderRows: unknown[][] = [];
-    const tradeRows: unknown[][] = [];
     for (const { events } of fresh) {
       for (const event of events) {
-        if (event.kind === 'trade') tradeRows.push(tradeRow(event.trade));
-        else if (event.kind === 'order' && (event.order.state === 'filled' || event.order.state === 'cancelled')) orderRows.push(orderRow(event.order));
+        if (event.kind === 'trade') this.pendingTradeRows.push(tradeRow(event.trade));
+        else if (event.kind === 'order' && (event.order.state === 'filled' || event.order.state === 'cancelled')) this.pendingOrderRows.push(orderRow(event.order));
       }
     }
-    const lastSequence = fresh[fresh.length - 1].sequence;
-    this.projectedThrough = lastSequence;
+    this.projectedThrough = fresh[fresh.length - 1].sequence;
+    // Group several commits into one history transaction: on a row count, or after a short delay.
+    if (this.pendingOrderRows.length + this.pendingTradeRows.length >= FLUSH_ROWS) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+  }
+
+  private pendingOrderRows: unknown[][] = [];
+  private pendingTradeRows: unknown[][] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  /** Writes what is pending as one transaction (ordered after earlier ones). */
+  private flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const orderRows = this.pendingOrderRows;
+    const tradeRows = this.pendingTradeRows;
+    const lastSequence = this.projectedThrough;
+    this.pendingOrderRows = [];
+    this.pendingTradeRows = [];
     const written = new Promise<void>((resolve, reject) => {
       this.db.serialize(() => {
         this.db.run('BEGIN');
@@ -117,6 +135,7 @@ export class HistoryStore {
 
   /** Resolves once everything projected so far is written. */
   whenWritten(): Promise<void> {
+    if (this.flushTimer !== undefined) this.flush();
     return this.writes;
   }
 
@@ -154,7 +173,7 @@ export class HistoryStore {
   }
 
   async close(): Promise<void> {
-    await this.writes;
+    await this.whenWritten();
     for (const { chunk, single } of Object.values(this.statements ?? {})) {
       chunk.finalize();
       single.finalize();

@@ -92,10 +92,19 @@ export function submitToBook(ctx: ApplyContext, instrument: Instrument, order: O
   if (order.remainingLots > 0 && order.state === 'open') {
     // It rests: at the book's price, which differs from the limit when post-only re-priced it.
     assert(report.restingQtyLots === order.remainingLots, `order ${order.orderId} rests ${report.restingQtyLots}, record says ${order.remainingLots}`);
+    if (report.restingPriceTicks !== order.priceTicks) repriceHold(ctx, instrument, order, report.restingPriceTicks);
     order.priceTicks = report.restingPriceTicks;
     if (order.expiresAtMs > 0) trackGoodTillDate(ctx.state, instrument.name, order.expiresAtMs);
   }
   ctx.touchOrder(order);
+}
+
+/** A buy re-priced lower (post-only) holds only what its new price needs; the rest is released. */
+function repriceHold(ctx: ApplyContext, instrument: Instrument, order: OrderRecord, priceTicks: number): void {
+  const perLotUnits = reservePerLot(instrument, order.side, priceTicks, order).units;
+  if (perLotUnits >= order.reservePerLotUnits) return;
+  release(ctx, ctx.state.accounts[order.accountId]!, order.reserveCurrency, BigInt(order.remainingLots) * (order.reservePerLotUnits - perLotUnits));
+  order.reservePerLotUnits = perLotUnits;
 }
 
 /** Applies everything a book call reported: fills, self-trade reductions, closed orders, L2. */
@@ -110,6 +119,8 @@ export function applyBookReport(ctx: ApplyContext, instrument: Instrument, repor
   for (let index = 0; index < report.reducedCount; index++) {
     const order = orders.get(report.reducedOrderId[index])!;
     const reducedLots = report.reducedByLots[index];
+    // A self-trade decrement takes the quantity away for good: the order is smaller.
+    order.amountLots -= reducedLots;
     order.remainingLots -= reducedLots;
     releaseOrderReserve(ctx, order, reducedLots);
     ctx.touchOrder(order);
@@ -132,8 +143,8 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
   const fees = state.config!.raw.fees;
   const lots = BigInt(qtyLots);
   const notionalUnits = instrument.quoteUnitsPerTickLot * BigInt(priceTicks) * lots;
-  const makerFeeUnits = feeUnits(notionalUnits, fees.makerBasisPoints);
-  const takerFeeUnits = feeUnits(notionalUnits, fees.takerBasisPoints);
+  const makerFeeUnits = feeUnits(notionalUnits, maker.makerBasisPoints);
+  const takerFeeUnits = feeUnits(notionalUnits, taker.takerBasisPoints);
   const buyer = maker.side === 'buy' ? maker : taker;
   const seller = maker.side === 'buy' ? taker : maker;
   const buyerFeeUnits = buyer === maker ? makerFeeUnits : takerFeeUnits;
@@ -208,11 +219,10 @@ export function feeUnits(notionalUnits: bigint, basisPoints: number): bigint {
 
 /**
  * What one lot of an order must hold: for a buy, the notional at `priceTicks` plus the larger of
- * the two fees (so any fill at that price or better is covered); for a sell, the base units.
+ * its two fee rates (so any fill at that price or better is covered); for a sell, the base units.
  */
-export function reservePerLot(state: ExchangeState, instrument: Instrument, side: 'buy' | 'sell', priceTicks: number): { currency: string; units: bigint } {
+export function reservePerLot(instrument: Instrument, side: 'buy' | 'sell', priceTicks: number, fees: { makerBasisPoints: number; takerBasisPoints: number }): { currency: string; units: bigint } {
   if (side === 'sell') return { currency: instrument.baseCurrency, units: instrument.baseUnitsPerLot };
-  const fees = state.config!.raw.fees;
   const notionalUnits = instrument.quoteUnitsPerTickLot * BigInt(priceTicks);
   return { currency: instrument.quoteCurrency, units: notionalUnits + feeUnits(notionalUnits, Math.max(fees.makerBasisPoints, fees.takerBasisPoints)) };
 }

@@ -50,7 +50,7 @@ export function placeOrder(ctx: ApplyContext, command: PlaceOrder): void {
   if (command.postOnly && command.rejectPostOnly && crossesBook(state, instrument, command.side, priceTicks)) {
     return void ctx.reject(Reject.postOnlyReject, 'post-only order would take liquidity');
   }
-  const holding = reservePerLot(state, instrument, command.side, priceTicks);
+  const holding = reservePerLot(instrument, command.side, priceTicks, state.config!.raw.fees);
   const holdUnits = BigInt(command.amountLots) * holding.units;
   if (availableOf(account, holding.currency) < holdUnits) {
     return void ctx.reject(Reject.notEnoughFunds, `needs ${holdUnits} ${holding.currency} available`);
@@ -91,7 +91,11 @@ export function amendOrder(ctx: ApplyContext, command: AmendOrder): void {
   if (order.postOnly && order.rejectPostOnly && order.state === 'open' && crossesBook(state, instrument, order.side, priceTicks)) {
     return void ctx.reject(Reject.postOnlyReject, 'post-only order would take liquidity');
   }
-  const holding = reservePerLot(state, instrument, order.side, order.type.endsWith('market') ? order.priceTicks : priceTicks);
+  // A stop-market's hold follows its protection price, which follows its trigger.
+  const protectionTicks = order.type.endsWith('market') && command.triggerPriceTicks !== undefined
+    ? protectionPriceTicks(state, instrument, order.side, command.triggerPriceTicks)
+    : order.priceTicks;
+  const holding = reservePerLot(instrument, order.side, order.type.endsWith('market') ? protectionTicks : priceTicks, order);
   const heldUnits = BigInt(order.remainingLots) * order.reservePerLotUnits;
   const neededUnits = BigInt(remainingLots) * holding.units;
   if (neededUnits > heldUnits && availableOf(account, holding.currency) < neededUnits - heldUnits) {
@@ -99,13 +103,13 @@ export function amendOrder(ctx: ApplyContext, command: AmendOrder): void {
   }
   if (!takeRateToken(state, account, ctx.timeMs)) return void ctx.reject(Reject.tooManyRequests, 'order rate limit');
 
-  order.replaced = true;
   if (order.state === 'untriggered') {
     rehold(ctx, account, order, heldUnits, neededUnits, holding.units);
     order.remainingLots = remainingLots;
     order.amountLots = command.amountLots;
-    if (!order.type.endsWith('market')) order.priceTicks = priceTicks;
+    order.priceTicks = order.type.endsWith('market') ? protectionTicks : priceTicks;
     if (command.triggerPriceTicks !== undefined) order.triggerPriceTicks = command.triggerPriceTicks;
+    order.replaced = true;
     ctx.touchOrder(order);
     ctx.priceMoved(instrument.name);
     return;
@@ -121,6 +125,7 @@ export function amendOrder(ctx: ApplyContext, command: AmendOrder): void {
   order.amountLots = command.amountLots;
   order.remainingLots = remainingLots;
   order.priceTicks = priceTicks;
+  order.replaced = true;
   applyBookReport(ctx, instrument, report);
   if (order.state === 'open') order.priceTicks = report.restingPriceTicks || priceTicks;
   ctx.touchOrder(order);
@@ -269,6 +274,8 @@ function crossesBook(state: ExchangeState, instrument: Instrument, side: 'buy' |
 function fillNothing(ctx: ApplyContext, account: Account, instrument: Instrument, command: PlaceOrder): void {
   if (!takeRateToken(ctx.state, account, ctx.timeMs)) return void ctx.reject(Reject.tooManyRequests, 'order rate limit');
   const order = newOrderRecord(ctx, account, instrument, command, 0);
+  // Remembered like any other: a retry gets this (closed) order back, not a second one that fills.
+  if (command.label) rememberLabel(ctx.state, account, command.label, order.orderId, placeFingerprint(command));
   order.reserveCurrency = instrument.quoteCurrency;
   order.state = 'cancelled';
   order.cancelReason = 'immediate_remainder';
@@ -305,7 +312,9 @@ function newOrderRecord(ctx: ApplyContext, account: Account, instrument: Instrum
     triggered: false,
     createdMs: ctx.timeMs,
     updatedMs: ctx.timeMs,
-    expiresAtMs: command.timeInForce === 'good_til_day' && !command.type.endsWith('market') ? goodTillDayExpiryMs(state, ctx.timeMs) : 0,
+    expiresAtMs: command.timeInForce === 'good_til_day' && command.type !== 'market' ? goodTillDayExpiryMs(state, ctx.timeMs) : 0,
+    makerBasisPoints: state.config!.raw.fees.makerBasisPoints,
+    takerBasisPoints: state.config!.raw.fees.takerBasisPoints,
     reservePerLotUnits: 0n,
     reserveCurrency: '',
     eventSequence: 0,

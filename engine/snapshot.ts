@@ -60,6 +60,7 @@ export function serializeState(state: ExchangeState): string {
     capacities: [...state.capacities.values()].map((capacity) => ({ ...capacity, bondUnits: capacity.bondUnits.toString(), bondOutstandingUnits: capacity.bondOutstandingUnits.toString() })),
     redemptions: [...state.redemptions.values()],
     gtdExpiryByInstrument: [...state.gtdExpiryByInstrument],
+    nextStopExpiryMs: state.nextStopExpiryMs,
     nextCalendarMs: state.nextCalendarMs,
     haltedReason: state.haltedReason,
   });
@@ -111,6 +112,7 @@ export function restoreState(text: string): ExchangeState {
   }
   for (const redemption of data.redemptions as Redemption[]) state.redemptions.set(redemption.redemptionId, redemption);
   state.gtdExpiryByInstrument = new Map(data.gtdExpiryByInstrument);
+  state.nextStopExpiryMs = data.nextStopExpiryMs;
   state.nextCalendarMs = data.nextCalendarMs;
   state.haltedReason = data.haltedReason;
   return state;

@@ -68,6 +68,9 @@ export interface OrderRecord {
   createdMs: number;
   updatedMs: number;
   expiresAtMs: number;
+  /** The fee rates in force when the order was entered: they apply to all its fills, so its reserve always covers them. */
+  makerBasisPoints: number;
+  takerBasisPoints: number;
   /** What one remaining lot holds in `reserveCurrency`. */
   reservePerLotUnits: bigint;
   reserveCurrency: string;
@@ -140,6 +143,8 @@ export interface ExchangeState {
   withdrawals: Map<string, Withdrawal>;
   capacities: Map<string, Capacity>;
   redemptions: Map<string, Redemption>;
+  /** The earliest expiry among untriggered good-till-day stop orders (MAX_SAFE_INTEGER when none). */
+  nextStopExpiryMs: number;
   /** Instruments holding good-till-date orders, with the earliest expiry among them. */
   gtdExpiryByInstrument: Map<string, number>;
   /** The earliest instrument expiry among listed ones: when the calendar must run next. */
@@ -176,6 +181,7 @@ export function emptyState(): ExchangeState {
     capacities: new Map(),
     redemptions: new Map(),
     gtdExpiryByInstrument: new Map(),
+    nextStopExpiryMs: Number.MAX_SAFE_INTEGER,
     nextCalendarMs: Number.MAX_SAFE_INTEGER,
     haltedReason: '',
   };

@@ -11,7 +11,7 @@ import { expireGoodTillDate } from './matching.js';
 import { amendOrder, cancelAll, cancelByLabel, cancelOne, cancelOrder, placeOrder } from './orders.js';
 import { Reject } from './result_codes.js';
 import type { ExchangeState } from './state.js';
-import { triggerStops } from './stops.js';
+import { expireStopOrders, triggerStops } from './stops.js';
 
 // The deterministic core: apply(state, command, sequence, time) → events. Synchronous; reads no
 // clock, no random source, does no I/O; the same commands with the same sequence numbers and times
@@ -74,6 +74,7 @@ function dispatch(ctx: ApplyContext, command: Command): void {
 function letTimeAct(ctx: ApplyContext): void {
   const state = ctx.state;
   if (state.gtdExpiryByInstrument.size > 0) expireGoodTillDate(ctx);
+  if (ctx.timeMs >= state.nextStopExpiryMs) expireStopOrders(ctx);
   if (ctx.timeMs >= state.nextCalendarMs) runCalendar(ctx);
 }
 

@@ -28,6 +28,7 @@ export function addStopOrder(ctx: ApplyContext, order: OrderRecord): void {
   assert(ids.length === 0 || ids[ids.length - 1] < order.orderId, 'stop order ids must grow');
   ids.push(order.orderId);
   state.accounts[order.accountId]!.stopOrderCount++;
+  if (order.expiresAtMs > 0 && order.expiresAtMs < state.nextStopExpiryMs) state.nextStopExpiryMs = order.expiresAtMs;
   ctx.touchOrder(order);
   // It may already be past its trigger: evaluate at the end of this command.
   ctx.priceMoved(order.instrument);
@@ -82,6 +83,28 @@ function isTriggered(order: OrderRecord, priceTicks: number): boolean {
   return isStop === buy ? priceTicks >= order.triggerPriceTicks : priceTicks <= order.triggerPriceTicks;
 }
 
+/**
+ * Good-till-day stop orders that have not triggered by their expiry leave (Expired), in order-id
+ * order per instrument; runs when time passes the earliest such expiry.
+ */
+export function expireStopOrders(ctx: ApplyContext): void {
+  const state = ctx.state;
+  let nextExpiryMs = Number.MAX_SAFE_INTEGER;
+  for (const name of [...state.stopOrderIds.keys()].sort()) {
+    for (const orderId of [...state.stopOrderIds.get(name)!]) {
+      const order = state.orders.get(orderId)!;
+      if (order.expiresAtMs === 0) continue;
+      if (order.expiresAtMs <= ctx.timeMs) {
+        removeStopOrder(state, order);
+        closeOrder(ctx, order, 'expired');
+      } else if (order.expiresAtMs < nextExpiryMs) {
+        nextExpiryMs = order.expiresAtMs;
+      }
+    }
+  }
+  state.nextStopExpiryMs = nextExpiryMs;
+}
+
 /** A triggered order keeps its id and reserve and enters the book as a limit or market order. */
 function activate(ctx: ApplyContext, order: OrderRecord): void {
   const state = ctx.state;
@@ -93,5 +116,7 @@ function activate(ctx: ApplyContext, order: OrderRecord): void {
     closeOrder(ctx, order, 'book_closed');
     return;
   }
+  // Time acts before triggers in every command, so an expired stop is gone before it can trigger.
+  assert(order.expiresAtMs === 0 || order.expiresAtMs > ctx.timeMs, `stop order ${order.orderId} triggered after its expiry`);
   submitToBook(ctx, instrument, order);
 }

@@ -48,6 +48,12 @@ export class Dispatcher {
     }
   }
 
+  /** Whether a request may start before the replies to earlier requests on its connection. */
+  isPipelined(request: unknown): boolean {
+    const method = (request as { method?: unknown } | null)?.method;
+    return typeof method === 'string' && this.options.methods.get(method)?.pipelined === true;
+  }
+
   /** Runs a method directly (the HTTP path, where the method comes from the URL). */
   async call(methodName: string, params: Record<string, unknown>, transport: Transport): Promise<unknown> {
     const { methods, services } = this.options;

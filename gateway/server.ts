@@ -34,6 +34,13 @@ export interface RunningServer {
 
 let nextConnectionId = 1;
 
+function noop(): void {}
+
+function readId(request: unknown): unknown {
+  const id = (request as { id?: unknown } | null)?.id;
+  return typeof id === 'number' || typeof id === 'string' ? id : null;
+}
+
 export function buildServer(options: ServerOptions): RunningServer {
   const { logger } = options;
   const app = Fastify({
@@ -198,7 +205,12 @@ export class WsConnection implements Connection {
   identity: Identity | undefined;
   accessToken: string | undefined;
   cancelOnDisconnect = false;
+  /** Settles when every request received so far has been answered. */
   private queue: Promise<void> = Promise.resolve();
+  /** Settles when the last non-pipelined request has been answered. */
+  private barrier: Promise<void> = Promise.resolve();
+  private readonly transport: Transport;
+  private corked = false;
   private pending = 0;
   private refusedInRow = 0;
   private alive = true;
@@ -212,6 +224,7 @@ export class WsConnection implements Connection {
     private readonly options: ServerOptions,
     private readonly registry: Set<WsConnection>,
   ) {
+    this.transport = { kind: 'ws', ip, connection: this };
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('pong', () => {
       this.alive = true;
@@ -241,7 +254,22 @@ export class WsConnection implements Connection {
       this.terminate(SLOW_CONSUMER_CLOSE_CODE, 'slow consumer: too much unread');
       return;
     }
+    this.corkUntilNextTurn();
     this.ws.send(text);
+  }
+
+  /** Replies and notifications written in one turn of the event loop leave in one socket write. */
+  private corkUntilNextTurn(): void {
+    if (this.corked) return;
+    // ws has no cork of its own; its socket (a net.Socket) does.
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (socket === undefined) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   /** Resolves once every request received so far has been answered. */
@@ -275,34 +303,48 @@ export class WsConnection implements Connection {
     this.heartbeatTimer = undefined;
   }
 
+  /**
+   * Requests are answered in arrival order. Order entry (pipelined methods) starts at once, so the
+   * sequencer receives a connection's orders in arrival order without waiting for each commit;
+   * any other request (a read, auth, subscribe) waits until everything before it is answered, so
+   * it sees the effect of the orders before it, and the requests after it wait for it in turn.
+   */
   private onMessage(data: RawData, isBinary: boolean): void {
     const usIn = nowMicros();
     this.lastMessageMs = Date.now();
+    const request = this.parse(isBinary ? undefined : data.toString());
+    let answer: Promise<Envelope | undefined>;
     if (++this.pending > gatewayLimits.pendingRequestsPerConnectionMax) {
-      this.close(1008, 'too many requests in flight');
-      return;
+      // Overload gets a fast, explicit refusal (RELIABILITY 16), not an unbounded queue.
+      answer = Promise.resolve(errorEnvelope(readId(request), new RpcError(10047, 'matching_engine_queue_full', { reason: 'too_many_requests_in_flight' }), usIn));
+    } else if (request instanceof RpcError) {
+      answer = this.queue.then(() => errorEnvelope(null, request, usIn));
+    } else if (this.options.dispatcher.isPipelined(request)) {
+      answer = this.barrier.then(() => this.options.dispatcher.handle(request, this.transport, usIn));
+    } else {
+      answer = this.queue.then(() => this.options.dispatcher.handle(request, this.transport, usIn));
+      this.barrier = answer.then(noop, noop);
     }
-    const text = isBinary ? undefined : data.toString();
-    // Strictly in arrival order: each request waits for the one before it.
-    this.queue = this.queue.then(() => this.answer(text, usIn)).finally(() => {
-      this.pending--;
-    });
+    this.queue = this.queue
+      .then(() => answer)
+      .then((envelope) => {
+        if (envelope === undefined) return;
+        this.sendEnvelope(envelope);
+        this.noteRateLimit(envelope.error?.code === 10028);
+      })
+      .finally(() => {
+        this.pending--;
+      });
   }
 
-  private async answer(text: string | undefined, usIn: number): Promise<void> {
-    let request: unknown;
+  /** The request, or the RpcError that refuses it. */
+  private parse(text: string | undefined): unknown {
     try {
       if (text === undefined) throw WireError.invalidRequest('binary frames are not accepted');
-      request = parseUntrustedJson(text);
+      return parseUntrustedJson(text);
     } catch (error) {
-      this.sendEnvelope(errorEnvelope(null, error instanceof RpcError ? error : jsonError(error), usIn));
-      return;
+      return error instanceof RpcError ? error : jsonError(error);
     }
-    const transport: Transport = { kind: 'ws', ip: this.ip, connection: this };
-    const envelope = await this.options.dispatcher.handle(request, transport, usIn);
-    if (envelope === undefined) return;
-    this.sendEnvelope(envelope);
-    this.noteRateLimit(envelope.error?.code === 10028);
   }
 
   /** A client that keeps sending past its rate limit is disconnected (1008), not just refused. */

@@ -114,10 +114,10 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
   };
 
   return [
-    method({ name: 'private/buy', params: OrderParams, scope: 'trade', cost: COST_MATCHING, handler: placeHandler('buy') }),
-    method({ name: 'private/sell', params: OrderParams, scope: 'trade', cost: COST_MATCHING, handler: placeHandler('sell') }),
+    method({ name: 'private/buy', pipelined: true, params: OrderParams, scope: 'trade', cost: COST_MATCHING, handler: placeHandler('buy') }),
+    method({ name: 'private/sell', pipelined: true, params: OrderParams, scope: 'trade', cost: COST_MATCHING, handler: placeHandler('sell') }),
     method({
-      name: 'private/edit',
+      name: 'private/edit', pipelined: true,
       params: EditParams,
       scope: 'trade',
       cost: COST_MATCHING,
@@ -131,7 +131,7 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       },
     }),
     method({
-      name: 'private/edit_by_label',
+      name: 'private/edit_by_label', pipelined: true,
       params: Type.Object({ label: Label, instrument_name: InstrumentName, amount: Type.Optional(Decimal), contracts: Type.Optional(Decimal), price: Type.Optional(Decimal), trigger_price: Type.Optional(Decimal), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
@@ -144,7 +144,7 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       },
     }),
     method({
-      name: 'private/cancel',
+      name: 'private/cancel', pipelined: true,
       params: Type.Object({ order_id: OrderId, ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
@@ -157,7 +157,7 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       },
     }),
     method({
-      name: 'private/cancel_by_label',
+      name: 'private/cancel_by_label', pipelined: true,
       params: Type.Object({ label: Label, currency: Type.Optional(CurrencyName), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
@@ -167,21 +167,21 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       },
     }),
     method({
-      name: 'private/cancel_all',
+      name: 'private/cancel_all', pipelined: true,
       params: Type.Object({ detailed: Type.Optional(BooleanLike), freeze_quotes: Type.Optional(BooleanLike), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
       handler: (context) => cancelAllCommand(context, {}),
     }),
     method({
-      name: 'private/cancel_all_by_currency',
+      name: 'private/cancel_all_by_currency', pipelined: true,
       params: Type.Object({ currency: CurrencyName, kind: Type.Optional(Kind), type: Type.Optional(OneOf(['all', 'limit', 'trigger_all', 'stop', 'take', 'trailing_stop'])), detailed: Type.Optional(BooleanLike), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
       handler: (context, params) => cancelAllCommand(context, { currency: params.currency.toUpperCase(), ...kindFilter(params.kind), orderType: orderTypeFilter(params.type) }),
     }),
     method({
-      name: 'private/cancel_all_by_instrument',
+      name: 'private/cancel_all_by_instrument', pipelined: true,
       params: Type.Object({ instrument_name: InstrumentName, type: Type.Optional(OneOf(['all', 'limit', 'trigger_all', 'stop', 'take', 'trailing_stop'])), detailed: Type.Optional(BooleanLike), include_combos: Type.Optional(BooleanLike), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,
@@ -191,7 +191,7 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       },
     }),
     method({
-      name: 'private/cancel_all_by_kind_or_type',
+      name: 'private/cancel_all_by_kind_or_type', pipelined: true,
       params: Type.Object({ currency: Type.Union([CurrencyName, Type.Array(CurrencyName, { maxItems: 20 })]), kind: Type.Optional(Kind), type: Type.Optional(OneOf(['all', 'limit', 'trigger_all', 'stop', 'take', 'trailing_stop'])), detailed: Type.Optional(BooleanLike), ...Token }, { additionalProperties: false }),
       scope: 'trade',
       cost: COST_MATCHING,

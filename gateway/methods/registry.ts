@@ -49,6 +49,11 @@ export interface MethodSpec<P extends TObject = TObject> {
   /** Private methods: the scope the key must hold. */
   scope?: Scope;
   wsOnly?: boolean;
+  /**
+   * Order entry: on a WebSocket it starts as soon as it arrives instead of waiting for the replies
+   * before it (the sequencer keeps arrival order), so one connection can have many in one batch.
+   */
+  pipelined?: boolean;
   /** Rate-limit credits: matching-engine requests cost more (Deribit's credit model). */
   cost: number;
   handler: (context: CallContext, params: Static<P>) => unknown;

@@ -726,6 +726,8 @@ function runValidClient(client: WsRpcClient, role: 'maker' | 'taker', index: num
         if (step % 40 === 39) await timed('private/cancel_all_by_instrument', { instrument_name: SPOT });
         const reply = await timed('private/sell', { instrument_name: SPOT, amount: '1', type: 'limit', price: (2.5 + (step % 40) / 1000).toFixed(3), label: `valid-${index}-${step}` });
         if (reply.result !== undefined) stats.placed++;
+        // The engine allows 200 orders/s per account; a valid client stays under it.
+        await sleep(6);
       } else {
         const reply = await timed('private/buy', { instrument_name: SPOT, amount: '1', type: 'limit', price: '2.540', time_in_force: 'immediate_or_cancel', label: `valid-${index}-${step}` });
         if (reply.result !== undefined) stats.placed++;
