@@ -15,7 +15,8 @@ import { addTo, availableOf, bond, credit, debit, unbond } from './ledger.js';
 import { Reject } from './result_codes.js';
 import type { Capacity } from './state.js';
 
-// Money in and out of the ledger, and between accounts. Each command carries its own id, and an
+// Money in and out of the ledger, and between accounts. Deposits and withdrawals are of the
+// settlement currency only (USDai, on chain). Each command carries its own id, and an
 // id is applied at most once (a second time is rejected as already_applied), so a settlement
 // service that retries after a crash can never credit or pay twice.
 //
@@ -33,6 +34,7 @@ export function creditDeposit(ctx: ApplyContext, command: CreditDeposit): void {
   if (!validId(command.depositId) || units === undefined) return void ctx.reject(Reject.invalidArguments, 'deposit id or amount');
   if (!account) return void ctx.reject(Reject.accountNotFound, `account ${command.accountId}`);
   if (!isCurrency(ctx, command.currency)) return void ctx.reject(Reject.unknownCurrency, command.currency);
+  if (!isSettlementCurrency(ctx, command.currency)) return void ctx.reject(Reject.notDepositable, `${command.currency} credits enter as provider capacity`);
   if (state.depositIds.has(command.depositId)) return void ctx.reject(Reject.alreadyApplied, `deposit ${command.depositId}`);
   state.depositIds.add(command.depositId);
   credit(ctx, account, command.currency, units);
@@ -50,6 +52,7 @@ export function requestWithdrawal(ctx: ApplyContext, command: RequestWithdrawal)
   }
   if (!account) return void ctx.reject(Reject.accountNotFound, `account ${command.accountId}`);
   if (!isCurrency(ctx, command.currency)) return void ctx.reject(Reject.unknownCurrency, command.currency);
+  if (!isSettlementCurrency(ctx, command.currency)) return void ctx.reject(Reject.notDepositable, `${command.currency} credits leave as redemptions`);
   if (state.withdrawals.has(command.withdrawalId)) return void ctx.reject(Reject.alreadyApplied, `withdrawal ${command.withdrawalId}`);
   if (availableOf(account, command.currency) < units) return void ctx.reject(Reject.notEnoughFunds, `withdrawal of ${units} ${command.currency}`);
   debit(ctx, account, command.currency, units);
@@ -196,6 +199,11 @@ function parseUnits(text: string): bigint | undefined {
 
 function validId(id: string): boolean {
   return typeof id === 'string' && id.length >= 1 && id.length <= ID_LENGTH_MAX;
+}
+
+/** Only the settlement currency moves on and off chain; GPU-hour credits are minted and burned. */
+function isSettlementCurrency(ctx: ApplyContext, currency: string): boolean {
+  return ctx.state.config!.raw.currencies[currency]?.kind === 'settlement';
 }
 
 function isCurrency(ctx: ApplyContext, currency: string): boolean {

@@ -48,6 +48,7 @@ export const Reject = {
   withdrawalNotFound: rejection(13020, 'not_found', 'withdrawal_not_found'),
   redemptionNotFound: rejection(13020, 'not_found', 'redemption_not_found'),
   unknownCurrency: rejection(11029, 'invalid_arguments', 'unknown_currency'),
+  notDepositable: rejection(11029, 'invalid_arguments', 'not_depositable'),
 } as const satisfies Record<string, Rejection>;
 
 export type RejectName = keyof typeof Reject;

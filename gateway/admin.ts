@@ -9,8 +9,8 @@ import { submitOrThrow } from './methods/registry.js';
 import { RpcError } from './rpc.js';
 import { amountToUnits } from './wire_numbers.js';
 
-// The operator's routes: create accounts and API keys, and credit test deposits until on-chain
-// settlement exists. They answer only clients on the loopback interface that present the admin
+// The operator's routes: create accounts and API keys, credit test deposits until on-chain
+// settlement exists (USDAI directly; GPU-hour credits through a bonded house provider). They answer only clients on the loopback interface that present the admin
 // token (written to DATA_DIR/admin-token at first start, readable by the operator only). The admin
 // CLI (bin/admin.ts) is their client. Every change still goes through the engine as a command.
 
@@ -67,13 +67,18 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     return { client_id: key.clientId, client_secret: key.clientSecret };
   });
   route('/admin/deposits', 'deposit', async (body) => {
-    const currency = options.services.state.config!.raw.currencies[body.currency];
-    if (currency === undefined || !Object.hasOwn(options.services.state.config!.raw.currencies, body.currency)) throw new RpcError(11029, 'invalid_arguments', { reason: 'unknown_currency' });
+    const config = options.services.state.config!;
+    const currency = config.raw.currencies[body.currency];
+    if (currency === undefined || !Object.hasOwn(config.raw.currencies, body.currency)) throw new RpcError(11029, 'invalid_arguments', { reason: 'unknown_currency' });
     const units = amountToUnits(body.amount, currency.decimals);
     if (units === undefined || units <= 0n) throw new RpcError(-32602, 'Invalid params', { reason: 'amount', param: 'amount' });
-    const depositId = body.deposit_id ?? `admin:${options.services.nowMs()}:${++depositCounter}`;
-    await submitOrThrow(options.services, { kind: 'credit_deposit', depositId, accountId: body.account_id, currency: body.currency, amountUnits: units.toString() });
-    return { deposit_id: depositId };
+    const id = body.deposit_id ?? `admin:${options.services.nowMs()}:${++depositCounter}`;
+    if (currency.kind === 'settlement') {
+      await submitOrThrow(options.services, { kind: 'credit_deposit', depositId: id, accountId: body.account_id, currency: body.currency, amountUnits: units.toString() });
+    } else {
+      await grantTestCredits(options.services, body.account_id, body.currency, units, id);
+    }
+    return { deposit_id: id };
   });
   route('/admin/capacity', 'capacity', async (body) => {
     const spot = options.services.state.instruments.get(`${body.sku}_${options.services.state.config!.settlementCurrency}`);
@@ -83,6 +88,35 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     await submitOrThrow(options.services, { kind: 'credit_capacity', capacityId, providerAccountId: body.provider_account_id, sku: body.sku, gpuHours: body.gpu_hours, referencePriceTicks: Number(priceUnits / spot.tickScaled) });
     return { capacity_id: capacityId };
   });
+}
+
+const HOUSE_PROVIDER = 'house-provider';
+
+/**
+ * Test GPU-hour credits for an account, the way credits really enter (CONTRACTS.md): the house
+ * provider account is credited with capacity against a USDAI bond (funded by a test deposit of
+ * exactly that bond, at the SKU's reference price), then transfers the credits. Every step is an
+ * engine command; nothing is minted outside the rules.
+ */
+async function grantTestCredits(services: GatewayServices, accountId: number, sku: string, units: bigint, id: string): Promise<void> {
+  const config = services.state.config!;
+  const spot = services.state.instruments.get(`${sku}_${config.settlementCurrency}`);
+  const reference = config.skus.find((candidate) => candidate.name === sku);
+  if (spot === undefined || reference === undefined || units % spot.baseUnitsPerLot !== 0n) throw new RpcError(-32602, 'Invalid params', { reason: 'whole GPU-hours of a listed SKU', param: 'amount' });
+  const gpuHours = Number(units / spot.baseUnitsPerLot);
+  const referencePriceTicks = Number(reference.referencePriceScaled / spot.tickScaled);
+  let providerId = services.state.accountIdByOwner.get(HOUSE_PROVIDER);
+  if (providerId === undefined) {
+    const created = await submitOrThrow(services, { kind: 'create_account', owner: HOUSE_PROVIDER, accountKind: 'provider' });
+    const event = created.events.find((candidate) => candidate.kind === 'account_created');
+    providerId = event?.kind === 'account_created' ? event.accountId : undefined;
+    if (providerId === undefined) throw new RpcError(-32603, 'internal_error', { reason: 'internal_error' });
+  }
+  const notionalUnits = spot.quoteUnitsPerTickLot * BigInt(referencePriceTicks) * BigInt(gpuHours);
+  const bondUnits = (notionalUnits * BigInt(config.raw.providers.bondPercent) + 99n) / 100n;
+  if (bondUnits > 0n) await submitOrThrow(services, { kind: 'credit_deposit', depositId: `${id}:bond`, accountId: providerId, currency: config.settlementCurrency, amountUnits: bondUnits.toString() });
+  await submitOrThrow(services, { kind: 'credit_capacity', capacityId: `${id}:capacity`, providerAccountId: providerId, sku, gpuHours, referencePriceTicks });
+  await submitOrThrow(services, { kind: 'transfer', transferId: `${id}:transfer`, fromAccountId: providerId, toAccountId: accountId, currency: sku, amountUnits: units.toString() });
 }
 
 function isLoopback(ip: string): boolean {

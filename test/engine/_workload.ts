@@ -565,6 +565,8 @@ class WorkloadGenerator {
   }
 }
 
+const REFERENCE_PRICE_TICKS = [2_500, 3_250, 4_800, 1_150];
+
 /** Parameters, accounts, deposits and first index prices. */
 function setupCommands(seed: number): Command[] {
   const commands: Command[] = [
@@ -573,14 +575,21 @@ function setupCommands(seed: number): Command[] {
   for (let account = 1; account <= ACCOUNTS; account++) {
     commands.push({ kind: 'create_account', owner: `trader-${seed}-${account}`, accountKind: 'trader' });
   }
+  // GPU-hour credits enter only as provider capacity (CONTRACTS.md): one provider, bonded in USDAI,
+  // takes capacity for every trader's share and transfers it on.
+  const providerId = ACCOUNTS + 1;
+  commands.push({ kind: 'create_account', owner: `provider-${seed}`, accountKind: 'provider' });
+  commands.push({ kind: 'credit_deposit', depositId: `seed-${seed}-provider-USDAI`, accountId: providerId, currency: 'USDAI', amountUnits: (1_000_000_000n * USDAI_UNIT).toString() });
+  SKUS.forEach((sku, index) => {
+    commands.push({ kind: 'credit_capacity', capacityId: `seed-${seed}-${sku}`, providerAccountId: providerId, sku, gpuHours: ACCOUNTS * 100_000, referencePriceTicks: REFERENCE_PRICE_TICKS[index] });
+  });
   for (let account = 1; account <= ACCOUNTS; account++) {
     commands.push({ kind: 'credit_deposit', depositId: `seed-${seed}-${account}-USDAI`, accountId: account, currency: 'USDAI', amountUnits: (1_000_000n * USDAI_UNIT).toString() });
     for (const sku of SKUS) {
-      commands.push({ kind: 'credit_deposit', depositId: `seed-${seed}-${account}-${sku}`, accountId: account, currency: sku, amountUnits: (100_000n * HOUR_UNIT).toString() });
+      commands.push({ kind: 'transfer', transferId: `seed-${seed}-${account}-${sku}`, fromAccountId: providerId, toAccountId: account, currency: sku, amountUnits: (100_000n * HOUR_UNIT).toString() });
     }
   }
-  const references = [2_500, 3_250, 4_800, 1_150];
-  SKUS.forEach((sku, index) => commands.push({ kind: 'set_index_price', sku, priceTicks: references[index] }));
+  SKUS.forEach((sku, index) => commands.push({ kind: 'set_index_price', sku, priceTicks: REFERENCE_PRICE_TICKS[index] }));
   return commands;
 }
 
