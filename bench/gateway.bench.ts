@@ -217,7 +217,7 @@ async function startServer(): Promise<ServerHandle> {
   const spec: ServerSpec = { dataDir, configPath };
   const child = fork(fileURLToPath(import.meta.url), ['--role=server'], {
     env: { ...process.env, GATEWAY_BENCH_SERVER: JSON.stringify(spec) },
-    execArgv: [],
+    execArgv: ['--max-semi-space-size=64'], // as `npm start` runs the exchange
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiters: { type: ServerReply['type']; resolve: (reply: ServerReply) => void; reject: (error: Error) => void }[] = [];

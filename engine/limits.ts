@@ -13,8 +13,11 @@ export const limits = Object.freeze({
   openOrdersPerAccountMax: 10_000,
   /** Commands the sequencer holds in flight (queued + applied but not yet committed). */
   inflightCommandsMax: 200_000,
-  /** Commands applied and journaled together in one batch (one SQLite transaction). */
-  journalBatchCommandsMax: 4_096,
+  /**
+   * Commands applied and journaled together in one batch (one SQLite transaction). Replies to a
+   * committed batch wait while the next one is applied, so this bounds that wait (~10 ms at 1,024).
+   */
+  journalBatchCommandsMax: 1_024,
   /** A label (client order id) is at most this many characters. */
   labelLengthMax: 64,
   /** Labels remembered per account for idempotent retries after their order closed. */
