@@ -217,6 +217,8 @@ export class WsConnection implements Connection {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastMessageMs = Date.now();
   private readonly pingTimer: NodeJS.Timeout;
+  /** Bound to this connection's id only (never to anything the client sent). */
+  private readonly logger: Logger;
 
   constructor(
     private readonly ws: WebSocket,
@@ -224,13 +226,18 @@ export class WsConnection implements Connection {
     private readonly options: ServerOptions,
     private readonly registry: Set<WsConnection>,
   ) {
+    this.logger = options.logger.child({ module: 'ws', connId: this.connectionId });
+    this.logger.info({ ip }, 'connected');
     this.transport = { kind: 'ws', ip, connection: this };
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('pong', () => {
       this.alive = true;
     });
-    ws.on('close', () => this.onClose());
-    ws.on('error', () => ws.terminate());
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', (error) => {
+      this.logger.warn({ err: error }, 'transport error');
+      ws.terminate();
+    });
     // Dead peers: a ping every interval; no pong by the next one ends the connection.
     this.pingTimer = setInterval(() => {
       if (!this.alive) return void ws.terminate();
@@ -357,7 +364,8 @@ export class WsConnection implements Connection {
     this.send(JSON.stringify(envelope));
   }
 
-  private onClose(): void {
+  private onClose(code: number, reason: string): void {
+    this.logger.info({ code, reason, identified: this.identity !== undefined }, 'closed');
     clearInterval(this.pingTimer);
     this.disableHeartbeat();
     this.registry.delete(this);
