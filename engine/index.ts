@@ -15,5 +15,6 @@ export { serializeState, restoreState, stateHash } from './snapshot.js';
 export { SqliteJournal, JournalCorruptError, type JournalEntry, type JournalCorruption } from './journal.js';
 export { Sequencer, type CommandResult, type SequencerOptions } from './sequencer.js';
 export { openEngine, recoverState, type OpenedEngine, type RecoveryReport } from './recovery.js';
+export { scanWal, type WalScan } from './wal_scan.js';
 export { HistoryStore, type TradeQuery, type OrderQuery } from './history.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';

@@ -1,5 +1,7 @@
 import sqlite3 from 'sqlite3';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { scanWal } from './wal_scan.js';
 import type { Command } from './commands.js';
 import { faultPoint } from './fault_points.js';
 
@@ -11,7 +13,8 @@ import { faultPoint } from './fault_points.js';
 //
 // so a changed, deleted, duplicated or reordered row is found when the journal is opened, and the
 // engine refuses to start on it (JournalCorruptError, with a reason). A tail lost to a crash is not
-// corruption: SQLite's own WAL checksums drop an incomplete transaction, leaving a verified prefix.
+// corruption: SQLite's own WAL checksums drop an incomplete transaction, leaving a verified prefix;
+// damage in the middle of the WAL (which SQLite would also drop, silently) is caught by wal_scan.ts.
 // Snapshots of the whole state live in the same file, each tied to the batch it follows.
 
 export interface JournalEntry {
@@ -27,7 +30,7 @@ export interface StoredSnapshot {
   body: string;
 }
 
-export type JournalCorruption = 'hash_mismatch' | 'batch_gap' | 'sequence_gap' | 'unreadable_row' | 'unreadable_file' | 'wrong_settings' | 'wrong_schema';
+export type JournalCorruption = 'hash_mismatch' | 'batch_gap' | 'sequence_gap' | 'unreadable_row' | 'unreadable_file' | 'damaged_wal' | 'wrong_settings' | 'wrong_schema';
 
 export class JournalCorruptError extends Error {
   override name = 'JournalCorruptError';
@@ -68,6 +71,7 @@ export class SqliteJournal {
 
   /** Opens (creating if needed) and checks the settings on this very connection. */
   static async open(path: string): Promise<SqliteJournal> {
+    refuseDamagedWal(path);
     const db = await openDatabase(path);
     const journal = new SqliteJournal(db, path);
     try {
@@ -268,6 +272,22 @@ function decodeBatch(batch: number, body: string): JournalEntry[] {
     }
     return { sequence: row[0], timeMs: row[1], command: row[2] as Command };
   });
+}
+
+/**
+ * SQLite would silently drop committed transactions after a damaged frame (see wal_scan.ts), so the
+ * log is checked before SQLite sees it: damage in the middle, or a damaged header, refuses to start.
+ */
+function refuseDamagedWal(path: string): void {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(`${path}-wal`);
+  } catch {
+    return;
+  }
+  const scan = scanWal(bytes);
+  if (scan.badHeader) throw new JournalCorruptError('damaged_wal', 'the WAL header is damaged');
+  if (scan.validFrameAfterBad) throw new JournalCorruptError('damaged_wal', `WAL frame ${scan.firstBadFrame} is damaged and valid frames follow it`);
 }
 
 function openDatabase(path: string): Promise<sqlite3.Database> {
