@@ -19,6 +19,7 @@ export interface OrderView {
   state: OrderStateText;
   /** Why it left: filled, user_cancel, expired, self_trade, post_only_reject, fok_unfillable, immediate_remainder, instrument_expired … */
   cancelReason: string;
+  /** Limit price, or the protection price of a market order. */
   priceTicks: number;
   amountLots: number;
   filledLots: number;

@@ -131,19 +131,26 @@ export function makeFuture(config: ExchangeConfig, sku: ParsedSku, delivery: Del
   const futures = config.raw.futures;
   return {
     ...marketUnits(config, futures.tickSize, futures.amountStep, futures.minTradeAmount, futures.maxPrice, futures.maxAmount),
+    ...derivativeOf(config, sku, nowMs),
     name: delivery.futureName,
     kind: 'future',
+    expirationMs: delivery.futureExpirationMs,
+    strikeScaled: 0n,
+    optionType: null,
+    underlying: null,
+  };
+}
+
+/** What every future and option of a SKU shares: currencies (settled in USDAI), listing time, state. */
+function derivativeOf(config: ExchangeConfig, sku: ParsedSku, nowMs: number) {
+  return {
     sku: sku.name,
     baseCurrency: sku.name,
     quoteCurrency: config.settlementCurrency,
     settlementCurrency: config.settlementCurrency,
     baseUnitsPerLot: 0n,
     creationMs: nowMs,
-    expirationMs: delivery.futureExpirationMs,
-    strikeScaled: 0n,
-    optionType: null,
-    underlying: null,
-    state: 'trading',
+    state: 'trading' as const,
   };
 }
 
@@ -163,19 +170,13 @@ export function makeOptions(config: ExchangeConfig, sku: ParsedSku, delivery: De
         ...units,
         coarseTickAboveTicks: Number(scaled(options.tickThreshold) / units.tickScaled),
         coarseTickMultiple,
+        ...derivativeOf(config, sku, nowMs),
         name: `${delivery.futureName.split('-')[0]}-${delivery.optionDateCode}-${strikeCode(strikeScaled)}-${optionType === 'call' ? 'C' : 'P'}`,
         kind: 'option',
-        sku: sku.name,
-        baseCurrency: sku.name,
-        quoteCurrency: config.settlementCurrency,
-        settlementCurrency: config.settlementCurrency,
-        baseUnitsPerLot: 0n,
-        creationMs: nowMs,
         expirationMs: delivery.optionExpirationMs,
         strikeScaled,
         optionType,
         underlying: delivery.futureName,
-        state: 'trading',
       });
     }
   }

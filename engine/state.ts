@@ -1,7 +1,7 @@
 import type { OrderBook } from '../book/index.js';
-import type { AccountKindText, OrderSideText, OrderTypeText, SelfTradeText, TimeInForceText, TriggerText } from './commands.js';
+import type { AccountKindText, SelfTradeText } from './commands.js';
 import type { ExchangeConfig } from './config.js';
-import type { OrderStateText } from './events.js';
+import type { OrderView } from './events.js';
 import type { Instrument } from './instruments.js';
 
 // The whole state of the exchange: everything the state machine reads and writes. It is plain
@@ -38,36 +38,16 @@ export interface Account {
   rateUpdatedMs: number;
 }
 
-export interface OrderRecord {
-  orderId: number;
-  accountId: number;
-  instrument: string;
-  side: OrderSideText;
-  type: OrderTypeText;
-  timeInForce: TimeInForceText;
-  state: OrderStateText;
-  cancelReason: string;
-  /** Limit price, or the protection price of a market order. */
-  priceTicks: number;
-  amountLots: number;
-  filledLots: number;
+/**
+ * An open (or untriggered) order: everything its view shows (events.ts OrderView) plus what only
+ * the engine needs.
+ */
+export interface OrderRecord extends Omit<OrderView, 'stopOrderId'> {
   /** What rests on the book (or would, for an untriggered stop). */
   remainingLots: number;
-  filledNotionalTickLots: number;
-  feeUnits: bigint;
-  postOnly: boolean;
-  rejectPostOnly: boolean;
-  reduceOnly: boolean;
-  replaced: boolean;
-  label: string;
   selfTrade: SelfTradeText;
-  triggerPriceTicks: number;
-  trigger: TriggerText | '';
   /** True once a stop order has triggered and entered the book. */
   triggered: boolean;
-  createdMs: number;
-  updatedMs: number;
-  expiresAtMs: number;
   /** The fee rates in force when the order was entered: they apply to all its fills, so its reserve always covers them. */
   makerBasisPoints: number;
   takerBasisPoints: number;
