@@ -64,6 +64,7 @@ import {
   type PlaceOrder,
   type RawExchangeConfig,
 } from '../engine/index.js';
+import { FNV_OFFSET_BASIS, fnvFold, formatHash, type WorkloadExpect } from './outcome.js';
 import { OpKind, generateWorkload, readWorkloadFile, type GeneratorOptions, type Workload } from './workload.js';
 
 const INSTRUMENT = 'H100_USDAI';
@@ -150,16 +151,8 @@ interface LatencyMs {
   mean: number;
 }
 
-interface Outcome {
-  fills: number;
-  fillQty: number;
-  tapeHash: string;
-  bestBid: number | null;
-  bestAsk: number | null;
-  resting: number;
-  restingQty: number;
-  bookHash: string;
-}
+/** The `# expect` fields (bench/outcome.ts) that a replay produces. */
+type Outcome = Omit<WorkloadExpect, 'ops'>;
 
 interface DriveResult {
   kind: 'drive';
@@ -728,9 +721,6 @@ function seededHash(value: number, seed: number): number {
   return x >>> 0;
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const fnv = (hash: number, value: number): number => Math.imul(hash ^ value, 16777619);
-const hex = (hash: number): string => '0x' + (hash >>> 0).toString(16).padStart(8, '0');
 
 /**
  * Feeds the workload's operations to the sequencer and consumes the replies: the client side of
@@ -770,7 +760,7 @@ class Driver {
   // Outcome and counters.
   fills = 0;
   fillQty = 0;
-  tape = FNV_OFFSET;
+  tape = FNV_OFFSET_BASIS;
   readonly rejections = new Map<string, number>();
   selfTradeCancels = 0;
   deferredCancels = 0;
@@ -925,10 +915,10 @@ class Driver {
           const trade = event.trade;
           this.fills++;
           this.fillQty += trade.amountLots;
-          let hash = fnv(this.tape, this.lobIdOf[trade.makerOrderId]);
-          hash = fnv(hash, lobId);
-          hash = fnv(hash, trade.priceTicks);
-          this.tape = fnv(hash, trade.amountLots);
+          let hash = fnvFold(this.tape, this.lobIdOf[trade.makerOrderId]);
+          hash = fnvFold(hash, lobId);
+          hash = fnvFold(hash, trade.priceTicks);
+          this.tape = fnvFold(hash, trade.amountLots);
         } else if (event.kind === 'order') {
           if (event.order.orderId > engineId) engineId = event.order.orderId;
           if (event.order.cancelReason === 'self_trade') this.selfTradeCancels++;
@@ -974,15 +964,15 @@ class Driver {
     const book = this.state.books.get(INSTRUMENT)!;
     let resting = 0;
     let restingQty = 0;
-    let hash = FNV_OFFSET;
+    let hash = FNV_OFFSET_BASIS;
     book.forEachResting((side, orderId, priceTicks, qtyLots) => {
       resting++;
       restingQty += qtyLots;
-      hash = fnv(fnv(fnv(fnv(hash, side), this.lobIdOf[orderId]), priceTicks), qtyLots);
+      hash = fnvFold(fnvFold(fnvFold(fnvFold(hash, side), this.lobIdOf[orderId]), priceTicks), qtyLots);
     });
     const bid = book.bestBid();
     const ask = book.bestAsk();
-    return { fills: this.fills, fillQty: this.fillQty, tapeHash: hex(this.tape), bestBid: bid < 1 ? null : bid, bestAsk: ask < 1 ? null : ask, resting, restingQty, bookHash: hex(hash) };
+    return { fills: this.fills, fillQty: this.fillQty, tapeHash: formatHash(this.tape), bestBid: bid < 1 ? null : bid, bestAsk: ask < 1 ? null : ask, resting, restingQty, bookHash: formatHash(hash) };
   }
 }
 

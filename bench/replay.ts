@@ -23,25 +23,9 @@ export function assertAdapterCanReplay(adapter: EngineAdapter<unknown>, workload
  * an order the engine did not have resting (0 for a correct engine; the file guarantees it).
  */
 export function replayRange<Book>(adapter: EngineAdapter<Book>, book: Book, workload: Workload, firstIndex: number, endIndex: number, onFill: FillListener): number {
-  const { kind, orderId, side, priceTicks, qtyLots, timeInForce } = workload;
   let missCount = 0;
   for (let index = firstIndex; index < endIndex; index++) {
-    switch (kind[index]) {
-      case OpKind.Add:
-        adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], 0, onFill);
-        break;
-      case OpKind.Cross:
-        adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], timeInForce[index], onFill);
-        break;
-      case OpKind.Market:
-        adapter.market(book, orderId[index], side[index], qtyLots[index], onFill);
-        break;
-      case OpKind.Cancel:
-        if (!adapter.cancel(book, orderId[index])) missCount++;
-        break;
-      default:
-        if (!adapter.amend!(book, orderId[index], priceTicks[index], qtyLots[index], onFill)) missCount++;
-    }
+    if (!replayOperation(adapter, book, workload, index, onFill)) missCount++;
   }
   return missCount;
 }
@@ -51,29 +35,33 @@ export function replayRange<Book>(adapter: EngineAdapter<Book>, book: Book, work
  * of operation i (µs, timer overhead included, nothing subtracted) goes to `latencyUs[i]`.
  */
 export function replayTimed<Book>(adapter: EngineAdapter<Book>, book: Book, workload: Workload, onFill: FillListener, latencyUs: Float64Array): number {
-  const { opCount, kind, orderId, side, priceTicks, qtyLots, timeInForce } = workload;
   let missCount = 0;
-  for (let index = 0; index < opCount; index++) {
+  for (let index = 0; index < workload.opCount; index++) {
     const startMs = performance.now();
-    switch (kind[index]) {
-      case OpKind.Add:
-        adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], 0, onFill);
-        break;
-      case OpKind.Cross:
-        adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], timeInForce[index], onFill);
-        break;
-      case OpKind.Market:
-        adapter.market(book, orderId[index], side[index], qtyLots[index], onFill);
-        break;
-      case OpKind.Cancel:
-        if (!adapter.cancel(book, orderId[index])) missCount++;
-        break;
-      default:
-        if (!adapter.amend!(book, orderId[index], priceTicks[index], qtyLots[index], onFill)) missCount++;
-    }
+    if (!replayOperation(adapter, book, workload, index, onFill)) missCount++;
     latencyUs[index] = (performance.now() - startMs) * 1000;
   }
   return missCount;
+}
+
+/** One operation into the engine; false when a cancel or amend named an order not resting. */
+function replayOperation<Book>(adapter: EngineAdapter<Book>, book: Book, workload: Workload, index: number, onFill: FillListener): boolean {
+  const { kind, orderId, side, priceTicks, qtyLots, timeInForce } = workload;
+  switch (kind[index]) {
+    case OpKind.Add:
+      adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], 0, onFill);
+      return true;
+    case OpKind.Cross:
+      adapter.limit(book, orderId[index], side[index], priceTicks[index], qtyLots[index], timeInForce[index], onFill);
+      return true;
+    case OpKind.Market:
+      adapter.market(book, orderId[index], side[index], qtyLots[index], onFill);
+      return true;
+    case OpKind.Cancel:
+      return adapter.cancel(book, orderId[index]);
+    default:
+      return adapter.amend!(book, orderId[index], priceTicks[index], qtyLots[index], onFill);
+  }
 }
 
 export interface CheckedReplay {
