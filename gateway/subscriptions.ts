@@ -61,6 +61,8 @@ interface Subscription {
   changeId: number;
   /** Private interval channels: what waits for the next flush. */
   pending: unknown[];
+  /** The last committed sequence when it subscribed: conflated trade channels send only later trades. */
+  joinedAfterSequence: number;
 }
 
 interface SubscriberState {
@@ -88,6 +90,8 @@ export class SubscriptionHub {
   private readonly dirtyInstruments = new Set<string>();
   private readonly pendingTrades = new Map<string, TradeView[]>();
   private readonly dirtyPrivate = new Set<Subscription>();
+  /** The sequence of the last committed command this hub has seen. */
+  private lastSequence = 0;
 
   constructor(private readonly deps: HubDependencies) {}
 
@@ -103,7 +107,7 @@ export class SubscriptionHub {
       if (state.subscriptions.size >= gatewayLimits.subscriptionsPerConnectionMax) break;
       const spec = this.parseChannel(channel, subscriber.identity);
       if (spec === undefined) continue;
-      const subscription: Subscription = { channel, spec, subscriber, changeId: 0, pending: [] };
+      const subscription: Subscription = { channel, spec, subscriber, changeId: 0, pending: [], joinedAfterSequence: this.lastSequence };
       state.subscriptions.set(channel, subscription);
       this.index(subscription);
       accepted.push(channel);
@@ -146,6 +150,7 @@ export class SubscriptionHub {
   onCommitted(results: readonly CommandResult[]): void {
     this.deps.accounts.ingest(results);
     for (const result of results) {
+      this.lastSequence = result.sequence;
       const { bookChanges, trades } = this.deps.market.ingest(result);
       for (const { instrument, updates } of bookChanges) {
         this.dirtyInstruments.add(instrument);
@@ -335,13 +340,34 @@ export class SubscriptionHub {
       const spec = subscriptions.values().next().value!.spec;
       if (spec.type === 'book' && spec.interval !== 'raw') this.flushConflatedBook(instrument, subscriptions);
       else if (spec.type === 'book_grouped') this.sendShared(channel, subscriptions, this.groupedBook(instrument, spec.depth));
-      else if (spec.type === 'trades' && spec.interval !== 'raw' && trades.length > 0) {
-        this.sendShared(channel, subscriptions, trades.map((trade) => publicTradeObject(trade, inst)));
-      } else if (spec.type === 'ticker' && spec.interval !== 'raw') this.sendShared(channel, subscriptions, this.tickerObject(instrument));
+      else if (spec.type === 'trades' && spec.interval !== 'raw' && trades.length > 0) this.flushConflatedTrades(channel, subscriptions, trades, inst); else if (spec.type === 'ticker' && spec.interval !== 'raw') this.sendShared(channel, subscriptions, this.tickerObject(instrument));
       else if (spec.type === 'chart' && trades.length > 0) {
         const candle = this.deps.market.tape(instrument).currentCandle(trades[trades.length - 1].timeMs, spec.resolutionMinutes);
         if (candle !== undefined) this.sendShared(channel, subscriptions, this.candleObject(inst, candle));
       }
+    }
+  }
+
+  /**
+   * A subscriber that joined while this interval's trades were already waiting gets only the trades
+   * committed after it subscribed; everyone else shares one message.
+   */
+  private flushConflatedTrades(channel: string, subscriptions: Set<Subscription>, trades: readonly TradeView[], inst: Instrument): void {
+    const firstSequence = trades[0].sequence;
+    const latecomers: Subscription[] = [];
+    let shared: string | undefined;
+    for (const subscription of subscriptions) {
+      if (this.isHeldBack(subscription.subscriber)) continue;
+      if (subscription.joinedAfterSequence >= firstSequence) {
+        latecomers.push(subscription);
+        continue;
+      }
+      shared ??= notification(channel, trades.map((trade) => publicTradeObject(trade, inst)));
+      this.sendText(subscription.subscriber, shared);
+    }
+    for (const subscription of latecomers) {
+      const after = trades.filter((trade) => trade.sequence > subscription.joinedAfterSequence);
+      if (after.length > 0) this.sendText(subscription.subscriber, notification(channel, after.map((trade) => publicTradeObject(trade, inst))));
     }
   }
 

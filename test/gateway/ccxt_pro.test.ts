@@ -146,6 +146,28 @@ t.test('raw book channel: a trade that triggers a stop order sends every change 
   await emptyBook();
 });
 
+t.test('the 100 ms trades channel sends a new subscriber only the trades committed after it subscribed', async (t) => {
+  // Regression (fixed): gateway/subscriptions.ts kept one list of the interval's trades per
+  // instrument and sent all of it to every subscriber at the next flush, so a client that
+  // subscribed in the middle of an interval also got the trades committed before it subscribed
+  // (seen in CI: the burst case below received trades 3..6 of the stop-order case above). Each
+  // round trades, subscribes at once (well inside the 100 ms interval), trades again, and checks
+  // that the first trade never arrives.
+  await emptyBook();
+  const [a, b] = burst;
+  for (let round = 0; round < 5; round++) {
+    await a.createOrder(SPOT, 'limit', 'sell', 1, 2.5);
+    const before = await b.createOrder(SPOT, 'market', 'buy', 1);
+    const raw = await RawFeed.open(server.wsUrl, burstAccounts[2], [`book.${SPOT_ID}.raw`, `trades.${SPOT_ID}.100ms`]);
+    await a.createOrder(SPOT, 'limit', 'sell', 1, 2.5);
+    const after = await b.createOrder(SPOT, 'market', 'buy', 1);
+    const afterId = after.trades[0].id;
+    await pollUntil(() => raw.trades().map((trade) => String(trade.trade_id)), (ids) => ids.includes(afterId!), WATCH_MS);
+    raw.close();
+    t.same(raw.trades().map((trade) => String(trade.trade_id)), [afterId], `round ${round}: trade ${afterId} only, not ${before.trades[0].id} from before the subscription`);
+  }
+});
+
 t.test('after a burst of trading, the books built from the feeds equal the REST book', async (t) => {
   await emptyBook();
   t.comment(`SEED=${SEED}`);
