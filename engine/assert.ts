@@ -8,3 +8,11 @@ export class InvariantViolation extends Error {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new InvariantViolation(message);
 }
+
+/**
+ * Throws InvariantViolation. Hot paths write `if (!condition) fail(\`…\`)` rather than
+ * `assert(condition, \`…\`)`, so the message (bigints to text) is only built when it fails.
+ */
+export function fail(message: string): never {
+  throw new InvariantViolation(message);
+}

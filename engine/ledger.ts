@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import type { ApplyContext } from './context.js';
 import type { Account, Balance, ExchangeState } from './state.js';
 
@@ -25,7 +25,7 @@ export function availableOf(account: Account, currency: string): bigint {
 
 export function reserve(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.available >= units, `reserve of ${units} ${currency} exceeds account ${account.id}'s available ${balance.available}`);
+  if (!(units >= 0n && balance.available >= units)) fail(`reserve of ${units} ${currency} exceeds account ${account.id}'s available ${balance.available}`);
   balance.available -= units;
   balance.reserved += units;
   ctx.touchBalance(account, currency);
@@ -33,7 +33,7 @@ export function reserve(ctx: ApplyContext, account: Account, currency: string, u
 
 export function release(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.reserved >= units, `release of ${units} ${currency} exceeds account ${account.id}'s reserved ${balance.reserved}`);
+  if (!(units >= 0n && balance.reserved >= units)) fail(`release of ${units} ${currency} exceeds account ${account.id}'s reserved ${balance.reserved}`);
   balance.reserved -= units;
   balance.available += units;
   ctx.touchBalance(account, currency);
@@ -42,27 +42,27 @@ export function release(ctx: ApplyContext, account: Account, currency: string, u
 /** Takes units out of reserved for good (spent on a fill); the caller credits them elsewhere. */
 export function spendReserved(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.reserved >= units, `spend of ${units} ${currency} exceeds account ${account.id}'s reserved ${balance.reserved}`);
+  if (!(units >= 0n && balance.reserved >= units)) fail(`spend of ${units} ${currency} exceeds account ${account.id}'s reserved ${balance.reserved}`);
   balance.reserved -= units;
   ctx.touchBalance(account, currency);
 }
 
 export function credit(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
-  assert(units >= 0n, `negative credit ${units}`);
+  if (units < 0n) fail(`negative credit ${units}`);
   balanceOf(account, currency).available += units;
   ctx.touchBalance(account, currency);
 }
 
 export function debit(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.available >= units, `debit of ${units} ${currency} exceeds account ${account.id}'s available ${balance.available}`);
+  if (!(units >= 0n && balance.available >= units)) fail(`debit of ${units} ${currency} exceeds account ${account.id}'s available ${balance.available}`);
   balance.available -= units;
   ctx.touchBalance(account, currency);
 }
 
 export function bond(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.available >= units, `bond of ${units} exceeds available`);
+  if (!(units >= 0n && balance.available >= units)) fail(`bond of ${units} exceeds available`);
   balance.available -= units;
   balance.bonded += units;
   ctx.touchBalance(account, currency);
@@ -70,7 +70,7 @@ export function bond(ctx: ApplyContext, account: Account, currency: string, unit
 
 export function unbond(ctx: ApplyContext, account: Account, currency: string, units: bigint): void {
   const balance = balanceOf(account, currency);
-  assert(units >= 0n && balance.bonded >= units, `unbond of ${units} exceeds bonded`);
+  if (!(units >= 0n && balance.bonded >= units)) fail(`unbond of ${units} exceeds bonded`);
   balance.bonded -= units;
   balance.available += units;
   ctx.touchBalance(account, currency);
@@ -96,15 +96,15 @@ export function checkConservation(state: ExchangeState): void {
   for (const account of state.accounts) {
     if (account === null) continue;
     for (const [currency, balance] of account.balances) {
-      assert(balance.available >= 0n && balance.reserved >= 0n && balance.bonded >= 0n, `account ${account.id} has a negative ${currency} balance`);
+      if (!(balance.available >= 0n && balance.reserved >= 0n && balance.bonded >= 0n)) fail(`account ${account.id} has a negative ${currency} balance`);
       const expectedReserved = reservedByOrders.get(`${account.id}:${currency}`) ?? 0n;
-      assert(balance.reserved === expectedReserved, `account ${account.id} reserves ${balance.reserved} ${currency} but its open orders hold ${expectedReserved}`);
+      if (!(balance.reserved === expectedReserved)) fail(`account ${account.id} reserves ${balance.reserved} ${currency} but its open orders hold ${expectedReserved}`);
       addTo(held, currency, balance.available + balance.reserved + balance.bonded);
     }
   }
   for (const pool of [state.feePool, state.insuranceFund, state.withdrawalsInFlight]) {
     for (const [currency, units] of pool) {
-      assert(units >= 0n, `a pool holds negative ${currency}`);
+      if (!(units >= 0n)) fail(`a pool holds negative ${currency}`);
       addTo(held, currency, units);
     }
   }

@@ -11,7 +11,7 @@ import {
   type OrderBook,
   type OrderSpec,
 } from '../book/index.js';
-import { assert } from './assert.js';
+import { fail } from './assert.js';
 import type { SelfTradeText, TimeInForceText } from './commands.js';
 import type { ApplyContext } from './context.js';
 import { divideRoundingUp } from './decimal.js';
@@ -84,14 +84,14 @@ export function submitToBook(ctx: ApplyContext, instrument: Instrument, order: O
   spec.selfTradePrevention = SELF_TRADE_MODES[order.selfTrade];
   const report = book.place(spec);
   if (report.code !== BookResultCode.Ok) {
-    assert(report.code === BookResultCode.BookFull, `book refused a validated order ${order.orderId}: code ${report.code}`);
+    if (report.code !== BookResultCode.BookFull) fail(`book refused a validated order ${order.orderId}: code ${report.code}`);
     closeOrder(ctx, order, 'book_full');
     return;
   }
   applyBookReport(ctx, instrument, report);
   if (order.remainingLots > 0 && order.state === 'open') {
     // It rests: at the book's price, which differs from the limit when post-only re-priced it.
-    assert(report.restingQtyLots === order.remainingLots, `order ${order.orderId} rests ${report.restingQtyLots}, record says ${order.remainingLots}`);
+    if (report.restingQtyLots !== order.remainingLots) fail(`order ${order.orderId} rests ${report.restingQtyLots}, record says ${order.remainingLots}`);
     if (report.restingPriceTicks !== order.priceTicks) repriceHold(ctx, instrument, order, report.restingPriceTicks);
     order.priceTicks = report.restingPriceTicks;
     if (order.expiresAtMs > 0) trackGoodTillDate(ctx.state, instrument.name, order.expiresAtMs);
@@ -156,7 +156,7 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
 
   const buyerHeldUnits = lots * buyer.reservePerLotUnits;
   spendReserved(ctx, buyerAccount, quote, buyerHeldUnits);
-  assert(buyerHeldUnits >= notionalUnits + buyerFeeUnits, `order ${buyer.orderId} reserved too little for its fill`);
+  if (buyerHeldUnits < notionalUnits + buyerFeeUnits) fail(`order ${buyer.orderId} reserved too little for its fill`);
   credit(ctx, buyerAccount, quote, buyerHeldUnits - notionalUnits - buyerFeeUnits);
   credit(ctx, buyerAccount, base, lots * instrument.baseUnitsPerLot);
   spendReserved(ctx, sellerAccount, base, lots * seller.reservePerLotUnits);

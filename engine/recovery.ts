@@ -23,6 +23,8 @@ export interface OpenEngineOptions extends Omit<SequencerOptions, 'state' | 'jou
   clock: Clock;
   /** Journaled as the first command of a new journal; ignored when the journal has one. */
   config: RawExchangeConfig;
+  /** Bytes appended between background checkpoints of the journal (journal.ts); default 64 MiB. */
+  checkpointEveryBytes?: number;
 }
 
 export interface OpenedEngine {
@@ -46,7 +48,7 @@ export interface RecoveryReport {
 const PROJECTION_CHUNK = 1_000;
 
 export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngine> {
-  const journal = await SqliteJournal.open(options.journalPath);
+  const journal = await SqliteJournal.open(options.journalPath, { checkpointEveryBytes: options.checkpointEveryBytes });
   const history = options.historyPath === undefined ? undefined : await HistoryStore.open(options.historyPath);
   try {
     const { state, recovery } = await recoverState(journal, history);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NO_PRICE, OrderType, PostOnly, Side, TimeInForce, type OrderSpec } from '../book/index.js';
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { parseExchangeConfig, type RawExchangeConfig } from './config.js';
 import type { Instrument } from './instruments.js';
 import { newBook } from './state_machine.js';
@@ -90,7 +90,7 @@ export function restoreState(text: string): ExchangeState {
   }
   for (const [name, timeMs, bookHash, restingOrderIds] of data.books as [string, number, string, number[]][]) {
     rebuildBook(state, name, timeMs, restingOrderIds);
-    assert(state.books.get(name)!.stateHash() === bookHash, `book ${name} does not rebuild to its snapshot hash`);
+    if (!(state.books.get(name)!.stateHash() === bookHash)) fail(`book ${name} does not rebuild to its snapshot hash`);
   }
   state.stopOrderIds = new Map(data.stopOrderIds);
   state.nextOrderId = data.nextOrderId;
@@ -129,7 +129,7 @@ function rebuildBook(state: ExchangeState, name: string, timeMs: number, resting
   for (const orderId of restingOrderIds) {
     const order = state.orders.get(orderId)!;
     const view = book.order(orderId);
-    assert(view === undefined && order.state === 'open', `order ${orderId} cannot be rebuilt into ${name}`);
+    if (!(view === undefined && order.state === 'open')) fail(`order ${orderId} cannot be rebuilt into ${name}`);
     spec.orderId = orderId;
     spec.accountId = order.accountId;
     spec.side = order.side === 'buy' ? Side.Buy : Side.Sell;
@@ -140,7 +140,7 @@ function rebuildBook(state: ExchangeState, name: string, timeMs: number, resting
     spec.postOnly = !order.postOnly ? PostOnly.None : order.rejectPostOnly ? PostOnly.Reject : PostOnly.Reprice;
     spec.selfTradePrevention = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement_both'].indexOf(order.selfTrade) as OrderSpec['selfTradePrevention'];
     const report = book.place(spec);
-    assert(report.code === 0 && report.fillCount === 0 && report.restingQtyLots === order.remainingLots, `order ${orderId} did not rest again in ${name}`);
+    if (!(report.code === 0 && report.fillCount === 0 && report.restingQtyLots === order.remainingLots)) fail(`order ${orderId} did not rest again in ${name}`);
   }
   assert(restingOrderIds.length === 0 || book.bestBid() === NO_PRICE || book.bestAsk() === NO_PRICE || book.bestBid() < book.bestAsk(), `${name} rebuilt crossed`);
 }

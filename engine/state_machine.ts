@@ -1,5 +1,5 @@
 import { OrderBook } from '../book/index.js';
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import type { Command, CreateAccount, InitExchange, SetIndexPrice, SetInstrumentState, SetMarkPrice, SetParameters } from './commands.js';
 import { parseExchangeConfig, type RawExchangeConfig } from './config.js';
 import { ApplyContext } from './context.js';
@@ -22,8 +22,8 @@ import { expireStopOrders, triggerStops } from './stops.js';
 // its own work, then lets stop orders trigger on whatever prices moved.
 
 export function applyCommand(state: ExchangeState, command: Command, sequence: number, timeMs: number): Event[] {
-  assert(sequence === state.sequence + 1, `sequence ${sequence} does not follow ${state.sequence}`);
-  assert(Number.isSafeInteger(timeMs) && timeMs >= state.timeMs, `time ${timeMs} runs backwards from ${state.timeMs}`);
+  if (sequence !== state.sequence + 1) fail(`sequence ${sequence} does not follow ${state.sequence}`);
+  if (!(Number.isSafeInteger(timeMs) && timeMs >= state.timeMs)) fail(`time ${timeMs} runs backwards from ${state.timeMs}`);
   state.sequence = sequence;
   state.timeMs = timeMs;
   const ctx = new ApplyContext(state, sequence, timeMs);

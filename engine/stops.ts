@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import type { OrderTypeText } from './commands.js';
 import type { ApplyContext } from './context.js';
 import { limits } from './limits.js';
@@ -25,7 +25,7 @@ export function addStopOrder(ctx: ApplyContext, order: OrderRecord): void {
     ids = [];
     state.stopOrderIds.set(order.instrument, ids);
   }
-  assert(ids.length === 0 || ids[ids.length - 1] < order.orderId, 'stop order ids must grow');
+  if (!(ids.length === 0 || ids[ids.length - 1] < order.orderId)) fail('stop order ids must grow');
   ids.push(order.orderId);
   state.accounts[order.accountId]!.stopOrderCount++;
   if (order.expiresAtMs > 0 && order.expiresAtMs < state.nextStopExpiryMs) state.nextStopExpiryMs = order.expiresAtMs;
@@ -37,7 +37,7 @@ export function addStopOrder(ctx: ApplyContext, order: OrderRecord): void {
 export function removeStopOrder(state: ExchangeState, order: OrderRecord): void {
   const ids = state.stopOrderIds.get(order.instrument)!;
   const index = ids.indexOf(order.orderId);
-  assert(index >= 0, `stop order ${order.orderId} is not listed`);
+  if (index < 0) fail(`stop order ${order.orderId} is not listed`);
   ids.splice(index, 1);
   if (ids.length === 0) state.stopOrderIds.delete(order.instrument);
   state.accounts[order.accountId]!.stopOrderCount--;
@@ -117,6 +117,6 @@ function activate(ctx: ApplyContext, order: OrderRecord): void {
     return;
   }
   // Time acts before triggers in every command, so an expired stop is gone before it can trigger.
-  assert(order.expiresAtMs === 0 || order.expiresAtMs > ctx.timeMs, `stop order ${order.orderId} triggered after its expiry`);
+  if (!(order.expiresAtMs === 0 || order.expiresAtMs > ctx.timeMs)) fail(`stop order ${order.orderId} triggered after its expiry`);
   submitToBook(ctx, instrument, order);
 }

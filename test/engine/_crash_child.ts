@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     config: loadExchangeConfig(),
     batchCommandsMax: args.batchCommandsMax,
     snapshotEveryCommands: args.snapshotEveryCommands,
+    // Small, so that kills also land while a background checkpoint is copying the WAL.
+    checkpointEveryBytes: 256 * 1024,
     onHalt: (reason) => writeLine(`HALT ${reason.replace(/\s+/g, '_')}`),
   });
   clock.attach(engine.state);
