@@ -55,8 +55,8 @@ import {
   openEngine,
   recoverState,
   SqliteJournal,
-  serializeState,
-  stateHash,
+  captureState,
+  renderSnapshot,
   systemClock,
   type Command,
   type CommandResult,
@@ -207,8 +207,12 @@ interface DriveResult {
   mispredictedIds: number;
   queueFull: number;
   liveStateHash: string;
-  /** serializeState + sha256 of the final state: what a snapshot costs the sequencer's thread. */
-  snapshotSerializeMs: number;
+  /** captureState of the final state: what a snapshot stops the sequencer's thread for. */
+  snapshotCaptureMs: number;
+  /** The longest single stop while rendering it (text + sha256 in slices between other work). */
+  snapshotRenderSliceMaxMs: number;
+  /** The whole render, summed over its slices. */
+  snapshotRenderMs: number;
   snapshotChars: number;
   loadAverage: number;
 }
@@ -439,7 +443,7 @@ function planWorkload(repositoryRoot: string, options: Options): WorkloadSource 
 
 function runChild<T>(task: Task, profileDirectory: string | undefined): Promise<T> {
   // The same young-generation size as `npm start`: per-command garbage lives until its batch commits.
-  const execArgv = ['--max-semi-space-size=64', ...(profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`])];
+  const execArgv = ['--max-semi-space-size=64', ...(process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean), ...(profileDirectory === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`])];
   return new Promise((resolve, reject) => {
     const child = fork(thisFile, ['--child', JSON.stringify(task)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let result: T | undefined;
@@ -512,7 +516,9 @@ function summarize(options: Options, source: WorkloadSource, window: number, dur
     restartMs: Math.round(replays[0].restartMs),
     restartSnapshotSequence: replays[0].snapshotSequence,
     replayStateHashMatches: replays.every((r) => r.stateHashMatches && r.restartStateHashMatches),
-    snapshotSerializeMs: Math.round(median(durable.map((r) => r.snapshotSerializeMs))),
+    snapshotCaptureMs: Math.round(median(durable.map((r) => r.snapshotCaptureMs)) * 10) / 10,
+    snapshotRenderSliceMaxMs: Math.round(median(durable.map((r) => r.snapshotRenderSliceMaxMs)) * 10) / 10,
+    snapshotRenderMs: Math.round(median(durable.map((r) => r.snapshotRenderMs))),
     batches: Math.round(median(durable.map((r) => r.batches))),
     averageBatchSize: round(median(durable.map((r) => r.averageBatch)), 1),
     commitIntervalP50Ms: round(median(durable.map((r) => r.commitIntervalP50Ms)), 2),
@@ -604,7 +610,7 @@ function printReport(summary: ReturnType<typeof summarize>, durable: DriveResult
       ? `  run 1: restart as openEngine does it (newest snapshot @${fmtInt(detail.snapshotSequence)}, ${(detail.snapshotBytes / 2 ** 20).toFixed(1)} MB, + ${fmtInt(detail.restartReplayedCommands)} commands; still reads and verifies the whole chain) ${fmtInt(detail.restartMs)} ms`
       : '  run 1: the journal held no snapshot',
   );
-  console.log(`  live snapshot cost (serializeState + sha256 of the final state, on the sequencer's thread every snapshot interval): ${fmtInt(first.snapshotSerializeMs)} ms, ${(first.snapshotChars / 2 ** 20).toFixed(1)} MB`);
+  console.log(`  live snapshot cost, every snapshot interval, on the sequencer's thread: capture ${first.snapshotCaptureMs.toFixed(1)} ms in one stop, then text + sha256 ${fmtInt(first.snapshotRenderMs)} ms in slices of at most ${first.snapshotRenderSliceMaxMs.toFixed(1)} ms, ${(first.snapshotChars / 2 ** 20).toFixed(1)} MB`);
   console.log(`  median ${fmtInt(summary.replayCommandsPerSec)} cmd/s = ${summary.replayToLiveRatio}× live; by JS-thread CPU per command (${summary.replayJsCpuUsPerCommand} µs vs ${summary.liveJsCpuUsPerCommand} µs live) ${summary.replayToLiveCpuRatio}×`);
   console.log('');
   if (openLoop.length > 0) {
@@ -1094,10 +1100,24 @@ async function drive(task: DriveTask): Promise<DriveResult> {
     }
   }
   const journalBytes = fileBytes(task.journalPath);
-  const serializeStartMs = performance.now();
-  const liveStateHash = stateHash(state);
-  const snapshotSerializeMs = performance.now() - serializeStartMs;
-  const snapshotChars = serializeState(state).length;
+  const captureStartMs = performance.now();
+  const tree = captureState(state);
+  const snapshotCaptureMs = performance.now() - captureStartMs;
+  let snapshotRenderMs = 0;
+  let snapshotRenderSliceMaxMs = 0;
+  let sliceStartMs = performance.now();
+  const rendered = await renderSnapshot(tree, async () => {
+    const sliceMs = performance.now() - sliceStartMs;
+    snapshotRenderMs += sliceMs;
+    snapshotRenderSliceMaxMs = Math.max(snapshotRenderSliceMaxMs, sliceMs);
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStartMs = performance.now();
+  });
+  const lastSliceMs = performance.now() - sliceStartMs;
+  snapshotRenderMs += lastSliceMs;
+  snapshotRenderSliceMaxMs = Math.max(snapshotRenderSliceMaxMs, lastSliceMs);
+  const liveStateHash = rendered.stateHash;
+  const snapshotChars = rendered.body.length;
   const lastSequence = state.sequence;
   await journal.close();
   const sortedIntervals = commitIntervals.sort((a, b) => a - b);
@@ -1142,7 +1162,9 @@ async function drive(task: DriveTask): Promise<DriveResult> {
     mispredictedIds: task.cancels === 'predict' ? driver.mispredictedIds : 0,
     queueFull: driver.queueFull,
     liveStateHash,
-    snapshotSerializeMs,
+    snapshotCaptureMs,
+    snapshotRenderSliceMaxMs,
+    snapshotRenderMs,
     snapshotChars,
     loadAverage: loadavg()[0],
   };

@@ -11,7 +11,7 @@ export { emptyState, type ExchangeState, type Account, type Balance, type OrderR
 export { applyCommand } from './state_machine.js';
 export { orderView } from './context.js';
 export { checkConservation } from './ledger.js';
-export { serializeState, restoreState, stateHash } from './snapshot.js';
+export { serializeState, restoreState, stateHash, captureState, renderSnapshot } from './snapshot.js';
 export { SqliteJournal, JournalCorruptError, type JournalEntry, type JournalCorruption } from './journal.js';
 export { Sequencer, type CommandResult, type SequencerOptions } from './sequencer.js';
 export { openEngine, recoverState, type OpenedEngine, type RecoveryReport } from './recovery.js';

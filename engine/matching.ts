@@ -142,7 +142,8 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
   const state = ctx.state;
   const fees = state.config!.raw.fees;
   const lots = BigInt(qtyLots);
-  const notionalUnits = instrument.quoteUnitsPerTickLot * BigInt(priceTicks) * lots;
+  // ticks × lots is a safe integer (limits.ts), so one conversion instead of two bigint products.
+  const notionalUnits = instrument.quoteUnitsPerTickLot * BigInt(priceTicks * qtyLots);
   const makerFeeUnits = feeUnits(notionalUnits, maker.makerBasisPoints);
   const takerFeeUnits = feeUnits(notionalUnits, taker.takerBasisPoints);
   const buyer = maker.side === 'buy' ? maker : taker;
@@ -163,7 +164,7 @@ function settleSpotFill(ctx: ApplyContext, instrument: Instrument, maker: OrderR
   credit(ctx, sellerAccount, quote, notionalUnits - sellerFeeUnits);
 
   const totalFeeUnits = makerFeeUnits + takerFeeUnits;
-  const insuranceUnits = (totalFeeUnits * BigInt(fees.insuranceSharePercent)) / 100n;
+  const insuranceUnits = totalFeeUnits === 0n ? 0n : (totalFeeUnits * BigInt(fees.insuranceSharePercent)) / 100n;
   addTo(state.insuranceFund, quote, insuranceUnits);
   addTo(state.feePool, quote, totalFeeUnits - insuranceUnits);
 
@@ -214,6 +215,7 @@ function recordFill(order: OrderRecord, priceTicks: number, qtyLots: number, fee
 
 /** A fee rounds up: the exchange never undercharges by a rounding. */
 export function feeUnits(notionalUnits: bigint, basisPoints: number): bigint {
+  if (basisPoints === 0) return 0n;
   return divideRoundingUp(notionalUnits * BigInt(basisPoints), BASIS_POINTS);
 }
 

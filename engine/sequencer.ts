@@ -6,7 +6,7 @@ import { faultPoint } from './fault_points.js';
 import type { JournalEntry, SqliteJournal } from './journal.js';
 import { limits } from './limits.js';
 import { Reject, type Rejection } from './result_codes.js';
-import { serializeState, hashText } from './snapshot.js';
+import { captureState, renderSnapshot } from './snapshot.js';
 import { applyCommand } from './state_machine.js';
 import type { ExchangeState } from './state.js';
 
@@ -137,7 +137,8 @@ export class Sequencer {
       return this.answerAllHalted();
     }
     faultPoint('engine.after_apply');
-    const snapshot = this.snapshotDue() ? serializeState(this.state) : undefined;
+    // Only the copy is taken here; the text and its hash are made later, in slices (renderSnapshot).
+    const snapshot = this.snapshotDue() ? captureState(this.state) : undefined;
     this.batchesInFlight++;
     this.commandsInFlight += taken.length;
     const committed = this.journal.append(entries);
@@ -159,7 +160,11 @@ export class Sequencer {
       faultPoint('gateway.before_reply');
       for (let index = 0; index < taken.length; index++) taken[index].resolve(results[index]);
       this.onCommitted?.(results, entries.map((entry) => entry.command));
-      if (snapshot !== undefined) this.snapshotWriting = this.writeSnapshot(entries[entries.length - 1].sequence, batch, snapshot);
+      if (snapshot !== undefined) {
+        const sequence = entries[entries.length - 1].sequence;
+        // One at a time, in order, so whenIdle waits for all of them.
+        this.snapshotWriting = this.snapshotWriting.then(() => this.writeSnapshot(sequence, batch, snapshot));
+      }
       this.schedule();
       this.notifyIdle();
     });
@@ -167,10 +172,11 @@ export class Sequencer {
   }
 
   /** Off the release path: a slow snapshot write delays no reply. A failed one is only logged by the caller. */
-  private async writeSnapshot(sequence: number, batch: number, body: string): Promise<void> {
+  private async writeSnapshot(sequence: number, batch: number, tree: Record<string, unknown>): Promise<void> {
     try {
+      const { body, stateHash } = await renderSnapshot(tree);
       await this.beforeSnapshot?.();
-      await this.journal.writeSnapshot({ sequence, batch, stateHash: hashText(body), body });
+      await this.journal.writeSnapshot({ sequence, batch, stateHash, body });
     } catch (error) {
       this.onSnapshotFailed?.(error);
     }

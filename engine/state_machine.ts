@@ -10,7 +10,7 @@ import { limits } from './limits.js';
 import { expireGoodTillDate } from './matching.js';
 import { amendOrder, cancelAll, cancelByLabel, cancelOne, cancelOrder, placeOrder } from './orders.js';
 import { Reject } from './result_codes.js';
-import type { ExchangeState } from './state.js';
+import { emptyState, type ExchangeState } from './state.js';
 import { expireStopOrders, triggerStops } from './stops.js';
 
 // The deterministic core: apply(state, command, sequence, time) → events. Synchronous; reads no
@@ -21,12 +21,15 @@ import { expireStopOrders, triggerStops } from './stops.js';
 // Each command first lets time act (good-till-day expiry, instrument expiry and listing), then does
 // its own work, then lets stop orders trigger on whatever prices moved.
 
+/** Reused by every call (see ApplyContext.begin); applyCommand is synchronous and never nests. */
+const context = new ApplyContext(emptyState(), 0, 0);
+
 export function applyCommand(state: ExchangeState, command: Command, sequence: number, timeMs: number): Event[] {
   if (sequence !== state.sequence + 1) fail(`sequence ${sequence} does not follow ${state.sequence}`);
   if (!(Number.isSafeInteger(timeMs) && timeMs >= state.timeMs)) fail(`time ${timeMs} runs backwards from ${state.timeMs}`);
   state.sequence = sequence;
   state.timeMs = timeMs;
-  const ctx = new ApplyContext(state, sequence, timeMs);
+  const ctx = context.begin(state, sequence, timeMs);
   if (state.haltedReason !== '') return ctx.reject(Reject.engineHalted, state.haltedReason);
   if (state.config === null) {
     if (command.kind !== 'init_exchange') return ctx.reject(Reject.invalidState, 'the exchange is not initialized');

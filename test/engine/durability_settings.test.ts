@@ -116,6 +116,8 @@ t.test('checkpoints run on a second connection, never inside a batch commit, and
     // Once the writer pauses, the running checkpoint finishes; the next commit starts the WAL over.
     await journal.checkpointsSettled();
     await appendBatch();
+    // (That batch may have started a checkpoint of its own; a second checkpointer would be busy.)
+    await journal.checkpointsSettled();
     framesInWal = await withDatabase(path, async (db) => (await db.all<{ log: number }>('PRAGMA wal_checkpoint(PASSIVE)'))[0].log);
   } finally {
     await journal.close();
