@@ -12,7 +12,7 @@ export { applyCommand } from './state_machine.js';
 export { orderView } from './context.js';
 export { checkConservation } from './ledger.js';
 export { serializeState, restoreState, stateHash, captureState, renderSnapshot } from './snapshot.js';
-export { SqliteJournal, JournalCorruptError, type JournalEntry, type JournalCorruption } from './journal.js';
+export { SqliteJournal, JournalCorruptError, entriesOf, type JournalEntry, type JournalCorruption } from './journal.js';
 export { Sequencer, type CommandResult, type SequencerOptions } from './sequencer.js';
 export { openEngine, recoverState, type OpenedEngine, type RecoveryReport } from './recovery.js';
 export { scanWal, type WalScan } from './wal_scan.js';

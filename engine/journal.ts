@@ -30,6 +30,11 @@ export interface JournalEntry {
   command: Command;
 }
 
+export interface StoredBatch {
+  batch: number;
+  body: string;
+}
+
 export interface StoredSnapshot {
   sequence: number;
   batch: number;
@@ -67,8 +72,14 @@ export interface JournalOptions {
 }
 
 export interface JournalContents {
-  /** Entries after the snapshot (all entries when there is none), verified and in order. */
-  entries: JournalEntry[];
+  /**
+   * The batches after the snapshot (all of them when there is none), verified, in order, still
+   * encoded: `entriesOf` decodes them one batch at a time, so replay holds one batch of decoded
+   * commands at once instead of the whole journal (850 MB for a 166 MB journal when it did).
+   */
+  batches: StoredBatch[];
+  /** How many commands those batches hold. */
+  entryCount: number;
   snapshot: StoredSnapshot | undefined;
   /** Snapshots skipped because their body did not match their hash. */
   damagedSnapshots: number[];
@@ -203,7 +214,7 @@ export class SqliteJournal {
     let previousBatch = 0;
     let previousSequence = 0;
     const batchLastSequence = new Map<number, number>();
-    const batches: { batch: number; body: string }[] = [];
+    const allBatches: StoredBatch[] = [];
     for (const row of rows) {
       if (row.batch !== previousBatch + 1) throw new JournalCorruptError('batch_gap', `batch ${row.batch} follows ${previousBatch}`);
       if (row.first_sequence !== previousSequence + 1 || row.last_sequence < row.first_sequence) {
@@ -216,22 +227,15 @@ export class SqliteJournal {
       previousBatch = row.batch;
       previousSequence = row.last_sequence;
       batchLastSequence.set(row.batch, row.last_sequence);
-      batches.push({ batch: row.batch, body: row.body });
+      allBatches.push({ batch: row.batch, body: row.body });
     }
     this.lastHash = previousHash;
     this.lastBatch = previousBatch;
     this.lastSequence = previousSequence;
     const { snapshot, damaged } = await this.newestValidSnapshot(batchLastSequence, maxSnapshotSequence);
-    const entries: JournalEntry[] = [];
-    for (const { batch, body } of batches) {
-      if (snapshot !== undefined && batch <= snapshot.batch) continue;
-      entries.push(...decodeBatch(batch, body));
-    }
-    const firstExpected = (snapshot?.sequence ?? 0) + 1;
-    entries.forEach((entry, index) => {
-      if (entry.sequence !== firstExpected + index) throw new JournalCorruptError('sequence_gap', `entry ${entry.sequence} where ${firstExpected + index} belongs`);
-    });
-    return { entries, snapshot, damagedSnapshots: damaged, lastSequence: previousSequence, lastBatch: previousBatch };
+    const batches = snapshot === undefined ? allBatches : allBatches.filter(({ batch }) => batch > snapshot.batch);
+    const entryCount = previousSequence - (snapshot?.sequence ?? 0);
+    return { batches, entryCount, snapshot, damagedSnapshots: damaged, lastSequence: previousSequence, lastBatch: previousBatch };
   }
 
   /** Appends one batch as one transaction; resolves after COMMIT (fsync'd at synchronous = FULL). */
@@ -334,15 +338,30 @@ function batchHash(previousHash: string, batch: number, firstSequence: number, l
   return createHash('sha256').update(`${previousHash}\n${batch}\n${firstSequence}\n${lastSequence}\n`).update(body).digest('hex');
 }
 
-/** A batch body: JSON array of [sequence, timeMs, command]. */
+/**
+ * A batch body: JSON array of [sequence, timeMs, command]. One JSON.stringify of the whole batch
+ * gives the same text as stringifying entry by entry and concatenating, about a quarter faster,
+ * and flat (a concatenated rope is flattened again by sha256 and by SQLite's binding).
+ */
 function encodeBatch(entries: readonly JournalEntry[]): string {
-  let body = '[';
+  const rows = new Array<[number, number, Command]>(entries.length);
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index];
-    if (index > 0) body += ',';
-    body += `[${entry.sequence},${entry.timeMs},${JSON.stringify(entry.command)}]`;
+    rows[index] = [entry.sequence, entry.timeMs, entry.command];
   }
-  return body + ']';
+  return JSON.stringify(rows);
+}
+
+/** The entries of loaded batches, decoded one batch at a time, checked to follow each other. */
+export function* entriesOf(contents: Pick<JournalContents, 'batches' | 'snapshot'>): Generator<JournalEntry> {
+  let expected = (contents.snapshot?.sequence ?? 0) + 1;
+  for (const { batch, body } of contents.batches) {
+    for (const entry of decodeBatch(batch, body)) {
+      if (entry.sequence !== expected) throw new JournalCorruptError('sequence_gap', `entry ${entry.sequence} where ${expected} belongs`);
+      expected++;
+      yield entry;
+    }
+  }
 }
 
 function decodeBatch(batch: number, body: string): JournalEntry[] {

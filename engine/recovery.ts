@@ -2,7 +2,7 @@ import { assert } from './assert.js';
 import type { Clock } from './clock.js';
 import type { RawExchangeConfig } from './config.js';
 import { HistoryStore } from './history.js';
-import { SqliteJournal } from './journal.js';
+import { SqliteJournal, entriesOf } from './journal.js';
 import { checkConservation } from './ledger.js';
 import { Sequencer, type CommandResult, type SequencerOptions } from './sequencer.js';
 import { restoreState, serializeState, hashText } from './snapshot.js';
@@ -91,7 +91,7 @@ export async function recoverState(journal: SqliteJournal, history?: HistoryStor
     assert(hashText(serializeState(state)) === contents.snapshot.stateHash, `snapshot at ${contents.snapshot.sequence} does not restore to its hash`);
   }
   let unprojected: CommandResult[] = [];
-  for (const entry of contents.entries) {
+  for (const entry of entriesOf(contents)) {
     const events = applyCommand(state, entry.command, entry.sequence, entry.timeMs);
     if (history === undefined || entry.sequence <= history.projectedSequence) continue;
     unprojected.push({ sequence: entry.sequence, timeMs: entry.timeMs, events });
@@ -108,7 +108,7 @@ export async function recoverState(journal: SqliteJournal, history?: HistoryStor
     state,
     recovery: {
       snapshotSequence: contents.snapshot?.sequence ?? 0,
-      replayedCommands: contents.entries.length,
+      replayedCommands: contents.entryCount,
       replayMs: performance.now() - startedMs,
       damagedSnapshots: contents.damagedSnapshots,
       stateHash: hashText(serializeState(state)),

@@ -63,7 +63,7 @@ function patchNondeterminism(seed: number): boolean {
 }
 
 async function replayFromScratch(path: string, checkSequences: number[]): Promise<ReplayChildReport['fullReplay']> {
-  const { SqliteJournal, applyCommand, emptyState, stateHash, checkConservation } = await import('../../engine/index.js');
+  const { SqliteJournal, entriesOf, applyCommand, emptyState, stateHash, checkConservation } = await import('../../engine/index.js');
   const journal = await SqliteJournal.open(path);
   try {
     const contents = await journal.load();
@@ -72,13 +72,13 @@ async function replayFromScratch(path: string, checkSequences: number[]): Promis
     const state = emptyState();
     const wanted = new Set(checkSequences);
     const hashesAt: Record<string, string> = {};
-    for (const entry of contents.entries) {
+    for (const entry of entriesOf(contents)) {
       applyCommand(state, entry.command, entry.sequence, entry.timeMs);
       if (wanted.has(entry.sequence)) hashesAt[entry.sequence] = stateHash(state);
     }
     const ms = performance.now() - startedMs;
     checkConservation(state);
-    return { hash: stateHash(state), commands: contents.entries.length, lastSequence: contents.lastSequence, ms, hashesAt };
+    return { hash: stateHash(state), commands: contents.entryCount, lastSequence: contents.lastSequence, ms, hashesAt };
   } finally {
     await journal.close();
   }

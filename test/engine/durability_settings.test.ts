@@ -16,7 +16,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JournalCorruptError, ManualClock, SqliteJournal, openEngine } from '../../engine/index.js';
+import { JournalCorruptError, ManualClock, SqliteJournal, entriesOf, openEngine } from '../../engine/index.js';
 import { withDatabase } from './_journal_files.js';
 import { WORKLOAD_START_MS, loadExchangeConfig } from './_workload.js';
 
@@ -128,7 +128,7 @@ t.test('checkpoints run on a second connection, never inside a batch commit, and
   try {
     const contents = await reopened.load();
     t.equal(contents.lastSequence, (batches + 1) * perBatch, 'every appended command is in the reopened journal');
-    t.equal(contents.entries.length, (batches + 1) * perBatch, 'and loads, in order, with the chain verified');
+    t.equal([...entriesOf(contents)].length, (batches + 1) * perBatch, 'and loads, in order, with the chain verified');
   } finally {
     await reopened.close();
   }
