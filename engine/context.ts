@@ -9,11 +9,16 @@ import type { Account, ExchangeState, OrderRecord } from './state.js';
 export class ApplyContext {
   /** This command's events; a new array each command, since the caller keeps it. */
   events: Event[] = [];
+  // The bookkeeping arrays are reused from command to command with a count of what is current
+  // (entries past the count are stale): emptying them with `length = 0` cost more than new arrays.
   private readonly touchedAccounts: Account[] = [];
   private readonly touchedCurrencies: string[] = [];
+  private touchedBalanceCount = 0;
   private readonly touchedOrders: OrderRecord[] = [];
-  /** Instruments whose last or mark price moved in this command (for stop triggers). */
-  readonly movedInstruments: string[] = [];
+  private touchedOrderCount = 0;
+  private readonly movedInstruments: string[] = [];
+  /** How many instruments' last or mark price moved in this command (for stop triggers). */
+  movedInstrumentCount = 0;
   rejected = false;
 
   constructor(
@@ -24,18 +29,16 @@ export class ApplyContext {
 
   /**
    * Readies the context for the next command. One context serves every command (applyCommand
-   * never nests): its bookkeeping arrays are emptied, not reallocated, which was a sixth of what
-   * the state machine allocated per command.
+   * never nests), which was a sixth of what the state machine allocated per command.
    */
   begin(state: ExchangeState, sequence: number, timeMs: number): this {
     this.state = state;
     this.sequence = sequence;
     this.timeMs = timeMs;
     this.events = [];
-    this.touchedAccounts.length = 0;
-    this.touchedCurrencies.length = 0;
-    this.touchedOrders.length = 0;
-    this.movedInstruments.length = 0;
+    this.touchedBalanceCount = 0;
+    this.touchedOrderCount = 0;
+    this.movedInstrumentCount = 0;
     this.rejected = false;
     return this;
   }
@@ -47,29 +50,38 @@ export class ApplyContext {
   }
 
   touchBalance(account: Account, currency: string): void {
-    const accounts = this.touchedAccounts;
-    for (let index = 0; index < accounts.length; index++) {
-      if (accounts[index] === account && this.touchedCurrencies[index] === currency) return;
+    const count = this.touchedBalanceCount;
+    for (let index = 0; index < count; index++) {
+      if (this.touchedAccounts[index] === account && this.touchedCurrencies[index] === currency) return;
     }
-    accounts.push(account);
-    this.touchedCurrencies.push(currency);
+    this.touchedAccounts[count] = account;
+    this.touchedCurrencies[count] = currency;
+    this.touchedBalanceCount = count + 1;
   }
 
   touchOrder(order: OrderRecord): void {
     order.updatedMs = this.timeMs;
     if (order.eventSequence === this.sequence) return;
     order.eventSequence = this.sequence;
-    this.touchedOrders.push(order);
+    this.touchedOrders[this.touchedOrderCount++] = order;
   }
 
   priceMoved(instrument: string): void {
-    if (!this.movedInstruments.includes(instrument)) this.movedInstruments.push(instrument);
+    for (let index = 0; index < this.movedInstrumentCount; index++) {
+      if (this.movedInstruments[index] === instrument) return;
+    }
+    this.movedInstruments[this.movedInstrumentCount++] = instrument;
+  }
+
+  /** The index-th instrument whose price moved (index < movedInstrumentCount). */
+  movedInstrument(index: number): string {
+    return this.movedInstruments[index];
   }
 
   /** Appends the order and balance events of everything touched, and returns all events. */
   finish(): Event[] {
-    for (const order of this.touchedOrders) this.events.push({ kind: 'order', order: orderView(order) });
-    for (let index = 0; index < this.touchedAccounts.length; index++) {
+    for (let index = 0; index < this.touchedOrderCount; index++) this.events.push({ kind: 'order', order: orderView(this.touchedOrders[index]) });
+    for (let index = 0; index < this.touchedBalanceCount; index++) {
       const account = this.touchedAccounts[index];
       const currency = this.touchedCurrencies[index];
       const balance = account.balances.get(currency)!;

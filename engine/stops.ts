@@ -48,8 +48,8 @@ export function triggerStops(ctx: ApplyContext): void {
   const state = ctx.state;
   let budget = limits.triggerCascadeMax;
   // The list grows while we walk it when triggered orders trade other instruments' prices.
-  for (let index = 0; index < ctx.movedInstruments.length; index++) {
-    const instrument = ctx.movedInstruments[index];
+  for (let index = 0; index < ctx.movedInstrumentCount; index++) {
+    const instrument = ctx.movedInstrument(index);
     for (;;) {
       const due = dueStopOrders(state, instrument);
       if (due.length === 0) break;
@@ -61,9 +61,11 @@ export function triggerStops(ctx: ApplyContext): void {
   }
 }
 
-function dueStopOrders(state: ExchangeState, instrumentName: string): OrderRecord[] {
+const NONE_DUE: readonly OrderRecord[] = Object.freeze([]);
+
+function dueStopOrders(state: ExchangeState, instrumentName: string): readonly OrderRecord[] {
   const ids = state.stopOrderIds.get(instrumentName);
-  if (ids === undefined) return [];
+  if (ids === undefined) return NONE_DUE;
   const instrument = state.instruments.get(instrumentName)!;
   const due: OrderRecord[] = [];
   for (const orderId of ids) {
