@@ -194,7 +194,22 @@ function rebuildBook(state: ExchangeState, name: string, timeMs: number, resting
   assert(restingOrderIds.length === 0 || book.bestBid() === NO_PRICE || book.bestAsk() === NO_PRICE || book.bestBid() < book.bestAsk(), `${name} rebuilt crossed`);
 }
 
+/**
+ * Instruments hardly change (only their trading state), so each one's encoding is kept and reused
+ * by later snapshots while that state is the same: the capture, which stops the sequencer, then
+ * copies a few thousand references instead of re-encoding them (bigints to text).
+ */
+const encodedInstruments = new WeakMap<Instrument, { state: string; encoded: unknown }>();
+
 function encodeInstrument(instrument: Instrument): unknown {
+  const cached = encodedInstruments.get(instrument);
+  if (cached !== undefined && cached.state === instrument.state) return cached.encoded;
+  const encoded = encodeInstrumentFields(instrument);
+  encodedInstruments.set(instrument, { state: instrument.state, encoded });
+  return encoded;
+}
+
+function encodeInstrumentFields(instrument: Instrument): unknown {
   return {
     ...instrument,
     tickScaled: instrument.tickScaled.toString(),
