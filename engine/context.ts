@@ -20,6 +20,8 @@ export class ApplyContext {
   /** How many instruments' last or mark price moved in this command (for stop triggers). */
   movedInstrumentCount = 0;
   rejected = false;
+  /** Replay that nobody listens to: finish() leaves out the order and balance events (state is the same). */
+  quiet = false;
 
   constructor(
     public state: ExchangeState,
@@ -31,7 +33,8 @@ export class ApplyContext {
    * Readies the context for the next command. One context serves every command (applyCommand
    * never nests), which was a sixth of what the state machine allocated per command.
    */
-  begin(state: ExchangeState, sequence: number, timeMs: number): this {
+  begin(state: ExchangeState, sequence: number, timeMs: number, quiet: boolean): this {
+    this.quiet = quiet;
     this.state = state;
     this.sequence = sequence;
     this.timeMs = timeMs;
@@ -78,8 +81,9 @@ export class ApplyContext {
     return this.movedInstruments[index];
   }
 
-  /** Appends the order and balance events of everything touched, and returns all events. */
+  /** Appends the order and balance events of everything touched (unless quiet), and returns all events. */
   finish(): Event[] {
+    if (this.quiet) return this.events;
     for (let index = 0; index < this.touchedOrderCount; index++) this.events.push({ kind: 'order', order: orderView(this.touchedOrders[index]) });
     for (let index = 0; index < this.touchedBalanceCount; index++) {
       const account = this.touchedAccounts[index];

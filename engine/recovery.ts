@@ -92,8 +92,9 @@ export async function recoverState(journal: SqliteJournal, history?: HistoryStor
   }
   let unprojected: CommandResult[] = [];
   for (const entry of entriesOf(contents)) {
-    const events = applyCommand(state, entry.command, entry.sequence, entry.timeMs);
-    if (history === undefined || entry.sequence <= history.projectedSequence) continue;
+    const needsEvents = history !== undefined && entry.sequence > history.projectedSequence;
+    const events = applyCommand(state, entry.command, entry.sequence, entry.timeMs, !needsEvents);
+    if (!needsEvents) continue;
     unprojected.push({ sequence: entry.sequence, timeMs: entry.timeMs, events });
     if (unprojected.length === PROJECTION_CHUNK) {
       history.project(unprojected);

@@ -24,12 +24,17 @@ import { expireStopOrders, triggerStops } from './stops.js';
 /** Reused by every call (see ApplyContext.begin); applyCommand is synchronous and never nests. */
 const context = new ApplyContext(emptyState(), 0, 0);
 
-export function applyCommand(state: ExchangeState, command: Command, sequence: number, timeMs: number): Event[] {
+/**
+ * `quiet`: for replay whose events nobody reads (recovery before the point history has reached).
+ * The state changes exactly as otherwise; only the per-order and per-balance views are not built,
+ * which is about a fifth of what applying allocates.
+ */
+export function applyCommand(state: ExchangeState, command: Command, sequence: number, timeMs: number, quiet = false): Event[] {
   if (sequence !== state.sequence + 1) fail(`sequence ${sequence} does not follow ${state.sequence}`);
   if (!(Number.isSafeInteger(timeMs) && timeMs >= state.timeMs)) fail(`time ${timeMs} runs backwards from ${state.timeMs}`);
   state.sequence = sequence;
   state.timeMs = timeMs;
-  const ctx = context.begin(state, sequence, timeMs);
+  const ctx = context.begin(state, sequence, timeMs, quiet);
   if (state.haltedReason !== '') return ctx.reject(Reject.engineHalted, state.haltedReason);
   if (state.config === null) {
     if (command.kind !== 'init_exchange') return ctx.reject(Reject.invalidState, 'the exchange is not initialized');
