@@ -1,5 +1,5 @@
-import { formatScaled, type Balance, type ExchangeConfig, type Instrument, type OrderView, type TradeView } from '../engine/index.js';
-import { lotsToAmount, ticksToPrice, unitsToAmount } from './wire_numbers.js';
+import { type Balance, type ExchangeConfig, type Instrument, type OrderView, type TradeView } from '../engine/index.js';
+import { lotsToAmount, scaledToNumber, ticksToPrice, unitsToAmount } from './wire_numbers.js';
 
 // Engine views → Deribit v2 objects, field by field as reference/deribit-v2-api.md §4–§6 gives
 // them (bold fields are what CCXT reads). Ids go out as strings; prices and amounts as JSON numbers
@@ -112,20 +112,33 @@ export function orderObject(order: OrderView, instrument: Instrument, settlement
 function averagePrice(order: OrderView, instrument: Instrument): number {
   if (order.filledLots === 0) return 0;
   const averageScaled = (BigInt(order.filledNotionalTickLots) * instrument.tickScaled * 10n ** BigInt(AVERAGE_EXTRA_DECIMALS)) / BigInt(order.filledLots);
-  return Number(formatScaled(averageScaled, CONFIG_SCALE + AVERAGE_EXTRA_DECIMALS));
+  return scaledToNumber(averageScaled, CONFIG_SCALE + AVERAGE_EXTRA_DECIMALS);
 }
 
-/** A trade as its taker's or maker's own (user trade): liquidity, fee, order and its state are theirs. */
+/**
+ * A trade as its taker's or maker's own (user trade): liquidity, fee, order and its state are theirs.
+ * Written out in full, not spread over publicTradeObject: one per fill of every taker's reply, and
+ * the spread copied each field twice. The keys keep the order the spread gave them: the public
+ * trade's first, the user's values in place of its direction, amount and contracts.
+ */
 export function userTradeObject(trade: TradeView, accountId: number, instrument: Instrument, settlementCurrency: string, settlementDecimals: number, order?: OrderView): Record<string, unknown> {
   const isMaker = trade.makerAccountId === accountId && (order === undefined || order.orderId === trade.makerOrderId);
   const amount = lotsToAmount(trade.amountLots, instrument);
+  const price = ticksToPrice(trade.priceTicks, instrument);
   return {
-    ...publicTradeObject(trade, instrument),
-    order_id: String(isMaker ? trade.makerOrderId : trade.takerOrderId),
-    order_type: isMaker ? trade.makerOrderType : trade.takerOrderType,
+    trade_id: String(trade.tradeId),
+    trade_seq: trade.tradeId,
+    timestamp: trade.timeMs,
+    tick_direction: trade.tickDirection,
+    instrument_name: trade.instrument,
     direction: isMaker ? (trade.takerSide === 'buy' ? 'sell' : 'buy') : trade.takerSide,
+    price,
     amount,
     contracts: amount,
+    mark_price: price,
+    index_price: price,
+    order_id: String(isMaker ? trade.makerOrderId : trade.takerOrderId),
+    order_type: isMaker ? trade.makerOrderType : trade.takerOrderType,
     // The order's state just after this fill, as Deribit reports it on the trade.
     state: (isMaker ? trade.makerRemainingLots : trade.takerRemainingLots) === 0 ? 'filled' : 'open',
     self_trade: false,
@@ -195,5 +208,5 @@ export function accountSummaryObject(accountId: number, owner: string, currency:
 }
 
 function decimalNumber(scaled: bigint): number {
-  return Number(formatScaled(scaled, CONFIG_SCALE));
+  return scaledToNumber(scaled, CONFIG_SCALE);
 }

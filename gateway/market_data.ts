@@ -161,14 +161,25 @@ export interface Candle {
 
 /** Trades, candles and stats of one instrument. */
 export class TradeTape {
-  readonly recent: TradeView[] = [];
   lastPriceTicks = 0;
   private readonly candles: Candle[] = [];
+  /**
+   * The recent trades and up to as many older ones: trimmed once per recentTradesPerInstrumentMax
+   * trades, not on every trade (shifting a long array that holds new objects cost microseconds).
+   */
+  private trades: TradeView[] = [];
+
+  /** The last recentTradesPerInstrumentMax trades, oldest first. */
+  get recent(): readonly TradeView[] {
+    const max = gatewayLimits.recentTradesPerInstrumentMax;
+    return this.trades.length > max ? this.trades.slice(this.trades.length - max) : this.trades;
+  }
 
   add(trade: TradeView): void {
     this.lastPriceTicks = trade.priceTicks;
-    this.recent.push(trade);
-    if (this.recent.length > gatewayLimits.recentTradesPerInstrumentMax) this.recent.splice(0, this.recent.length - gatewayLimits.recentTradesPerInstrumentMax);
+    this.trades.push(trade);
+    const max = gatewayLimits.recentTradesPerInstrumentMax;
+    if (this.trades.length >= 2 * max) this.trades = this.trades.slice(this.trades.length - max);
     this.addToCandle(trade);
   }
 
@@ -212,7 +223,12 @@ export class TradeTape {
     const last = this.candles[this.candles.length - 1];
     const costTickLots = trade.priceTicks * trade.amountLots;
     if (last !== undefined && last.startMs === startMs) {
-      mergeCandle(last, { startMs, openTicks: trade.priceTicks, highTicks: trade.priceTicks, lowTicks: trade.priceTicks, closeTicks: trade.priceTicks, volumeLots: trade.amountLots, costTickLots });
+      // mergeCandle with a one-trade candle, without building that candle for every trade.
+      last.highTicks = Math.max(last.highTicks, trade.priceTicks);
+      last.lowTicks = Math.min(last.lowTicks, trade.priceTicks);
+      last.closeTicks = trade.priceTicks;
+      last.volumeLots += trade.amountLots;
+      last.costTickLots += costTickLots;
       return;
     }
     this.candles.push({ startMs, openTicks: trade.priceTicks, highTicks: trade.priceTicks, lowTicks: trade.priceTicks, closeTicks: trade.priceTicks, volumeLots: trade.amountLots, costTickLots });

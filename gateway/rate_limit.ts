@@ -20,6 +20,8 @@ interface Bucket {
 
 export class CreditLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** The key touched last: the last in the map's order (eviction removes only the first). */
+  private newestKey: string | undefined;
 
   constructor(private readonly options: RateLimitOptions) {}
 
@@ -29,16 +31,26 @@ export class CreditLimiter {
     if (bucket === undefined) {
       bucket = { credits: this.options.creditsMax, updatedMs: nowMs };
       this.evictIfFull();
+      this.touch(key, bucket);
     } else {
-      this.buckets.delete(key); // re-inserted below: the map's order is least recently used first
+      // Re-inserted: the map's order is least recently used first.
+      if (key !== this.newestKey) {
+        this.buckets.delete(key);
+        this.touch(key, bucket);
+      }
       const elapsedMs = Math.max(0, nowMs - bucket.updatedMs);
       bucket.credits = Math.min(this.options.creditsMax, bucket.credits + (elapsedMs * this.options.creditsPerSecond) / 1000);
       bucket.updatedMs = nowMs;
     }
-    this.buckets.set(key, bucket);
     if (bucket.credits < cost) return false;
     bucket.credits -= cost;
     return true;
+  }
+
+  /** Puts `key` last in the map's order; a key that is last already stays (one client's burst). */
+  private touch(key: string, bucket: Bucket): void {
+    this.buckets.set(key, bucket);
+    this.newestKey = key;
   }
 
   private evictIfFull(): void {

@@ -5,12 +5,20 @@ import type { Rejection } from '../engine/index.js';
 // logged server-side and answered as -32603 internal_error with no text from the exception.
 
 export class RpcError extends Error {
-  constructor(
-    readonly code: number,
-    readonly wireMessage: string,
-    readonly data?: Record<string, unknown>,
-  ) {
+  readonly code: number;
+  readonly wireMessage: string;
+  readonly data?: Record<string, unknown>;
+
+  constructor(code: number, wireMessage: string, data?: Record<string, unknown>) {
+    // An RpcError is an answer (a rejected order, a bad param), never logged, so it carries no
+    // stack: capturing one (through every await above it) cost more than building the reply.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(wireMessage);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.code = code;
+    this.wireMessage = wireMessage;
+    this.data = data;
   }
 }
 

@@ -209,6 +209,8 @@ export class WsConnection implements Connection {
   private queue: Promise<void> = Promise.resolve();
   /** Settles when the last non-pipelined request has been answered. */
   private barrier: Promise<void> = Promise.resolve();
+  /** Whether `barrier` has settled: an order can then start at once, not a microtask turn later. */
+  private barrierOpen = true;
   private readonly transport: Transport;
   private corked = false;
   private pending = 0;
@@ -327,21 +329,35 @@ export class WsConnection implements Connection {
     } else if (request instanceof RpcError) {
       answer = this.queue.then(() => errorEnvelope(null, request, usIn));
     } else if (this.options.dispatcher.isPipelined(request)) {
-      answer = this.barrier.then(() => this.options.dispatcher.handle(request, this.transport, usIn));
+      answer = this.barrierOpen ? this.options.dispatcher.handle(request, this.transport, usIn) : this.barrier.then(() => this.options.dispatcher.handle(request, this.transport, usIn));
     } else {
       answer = this.queue.then(() => this.options.dispatcher.handle(request, this.transport, usIn));
-      this.barrier = answer.then(noop, noop);
+      this.closeBarrier(answer.then(noop, noop));
     }
+    // Two handlers rather than .finally(): one promise per request fewer on the order path.
     this.queue = this.queue
       .then(() => answer)
-      .then((envelope) => {
-        if (envelope === undefined) return;
-        this.sendEnvelope(envelope);
-        this.noteRateLimit(envelope.error?.code === 10028);
-      })
-      .finally(() => {
-        this.pending--;
-      });
+      .then(
+        (envelope) => {
+          this.pending--;
+          if (envelope === undefined) return;
+          this.sendEnvelope(envelope);
+          this.noteRateLimit(envelope.error?.code === 10028);
+        },
+        (error: unknown) => {
+          this.pending--;
+          throw error;
+        },
+      );
+  }
+
+  /** Orders wait for `barrier` until it settles (unless a newer barrier replaced it by then). */
+  private closeBarrier(barrier: Promise<void>): void {
+    this.barrier = barrier;
+    this.barrierOpen = false;
+    void barrier.then(() => {
+      if (this.barrier === barrier) this.barrierOpen = true;
+    });
   }
 
   /** The request, or the RpcError that refuses it. */

@@ -164,7 +164,9 @@ export class SubscriptionHub {
         this.sendToPublic(instrument, (spec) => spec.type === 'trades' && spec.interval === 'raw', () => list.map((trade) => publicTradeObject(trade, this.instrument(instrument))));
         this.sendToPublic(instrument, (spec) => spec.type === 'ticker' && spec.interval === 'raw', () => this.tickerObject(instrument));
       }
-      for (const instrument of new Set(bookChanges.map((change) => change.instrument))) this.sendToPublic(instrument, (spec) => spec.type === 'quote', () => this.quoteObject(instrument));
+      if (bookChanges.length > 0) {
+        for (const instrument of new Set(bookChanges.map((change) => change.instrument))) this.sendToPublic(instrument, (spec) => spec.type === 'quote', () => this.quoteObject(instrument));
+      }
       this.routePrivate(result);
     }
   }
@@ -295,6 +297,8 @@ export class SubscriptionHub {
   // Public fan-out
 
   private sendRawBook(instrument: string, updates: LevelUpdate[]): void {
+    // Most books have no subscriber at all: skip building the channel name to look it up.
+    if (!this.channelsByInstrument.has(instrument)) return;
     const channel = `book.${instrument}.raw`;
     const subscriptions = this.publicChannels.get(channel);
     if (subscriptions === undefined || updates.length === 0) return;

@@ -447,27 +447,44 @@ function matchesOpenOrderType(order: OrderView, type: string | undefined): boole
 // ---------------------------------------------------------------------------------------------
 // Replies
 
-/** Deribit's {order, trades} for the order a command acted on. */
-async function orderReply(
+interface OrderReply {
+  order: Record<string, unknown>;
+  trades: Record<string, unknown>[];
+}
+
+/**
+ * Deribit's {order, trades} for the order a command acted on. Synchronous unless the command was a
+ * retry (answered from history): a promise per order reply costs microtask turns for nothing.
+ */
+function orderReply(
   services: GatewayServices,
   result: CommandResult,
   accountId: number,
   formatOrder: (order: OrderView) => Record<string, unknown>,
   formatTrade: (trade: TradeView, accountId: number) => Record<string, unknown>,
   orderId?: number,
-): Promise<{ order: Record<string, unknown>; trades: Record<string, unknown>[] }> {
+): OrderReply | Promise<OrderReply> {
   const retry = result.events.find((event) => event.kind === 'order_retry');
-  if (retry?.kind === 'order_retry') {
-    const order = retry.order ?? (await closedOrder(services, retry.orderId));
-    if (order === undefined) throw orderNotFound();
-    const trades = await historyTrades(services, { orderId: order.orderId, accountId, count: gatewayLimits.queryCountMax, newestFirst: false });
-    return { order: formatOrder(order), trades: trades.map((trade) => formatTrade(trade, accountId)) };
-  }
+  if (retry?.kind === 'order_retry') return retryReply(services, retry, accountId, formatOrder, formatTrade);
   const id = orderId ?? ownOrderIds(result, accountId)[0];
   const order = id === undefined ? undefined : lastOrderEvent(result, id);
   if (order === undefined) throw WireError.internal();
   const trades = result.events.flatMap((event) => (event.kind === 'trade' && (event.trade.takerOrderId === order.orderId || event.trade.makerOrderId === order.orderId) ? [formatTrade(event.trade, accountId)] : []));
   return { order: formatOrder(order), trades };
+}
+
+/** A retried order entry: the original order as it is now, and its trades, from history. */
+async function retryReply(
+  services: GatewayServices,
+  retry: { orderId: number; order: OrderView | null },
+  accountId: number,
+  formatOrder: (order: OrderView) => Record<string, unknown>,
+  formatTrade: (trade: TradeView, accountId: number) => Record<string, unknown>,
+): Promise<OrderReply> {
+  const order = retry.order ?? (await closedOrder(services, retry.orderId));
+  if (order === undefined) throw orderNotFound();
+  const trades = await historyTrades(services, { orderId: order.orderId, accountId, count: gatewayLimits.queryCountMax, newestFirst: false });
+  return { order: formatOrder(order), trades: trades.map((trade) => formatTrade(trade, accountId)) };
 }
 
 function ownOrderIds(result: CommandResult, accountId: number): number[] {
