@@ -45,7 +45,7 @@
 //           number in flight is then set by the workload more than by W.
 
 import { fork } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
@@ -1058,8 +1058,12 @@ async function drive(task: DriveTask): Promise<DriveResult> {
   if (task.rate > 0) opCount = Math.min(opCount, Math.ceil(task.rate * task.seconds));
   const driver = new Driver(workload, opCount, submit, state, task.cancels, task.window, task.accounts, task.assign, task.seed);
   let gcMs = 0;
+  const gcPauses: [number, number][] = [];
   const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcMs += entry.duration;
+    for (const entry of list.getEntries()) {
+      gcMs += entry.duration;
+      gcPauses.push([entry.startTime, entry.duration]);
+    }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const eluStart = performance.eventLoopUtilization();
@@ -1089,6 +1093,10 @@ async function drive(task: DriveTask): Promise<DriveResult> {
     const latency = driver.latencyMs[op];
     recorded.push(latency);
     (workload.kind[op] === OpKind.Cancel ? cancels : places).push(latency);
+  }
+  if (process.env.BENCH_TAIL_DUMP !== undefined && task.rate > 0) {
+    // Diagnostics: the slowest commands' scheduled times beside the GC pauses, to see what the tail is.
+    writeFileSync(`${process.env.BENCH_TAIL_DUMP}-${task.rate}.json`, JSON.stringify({ start: Array.from(driver.startMs.subarray(0, completed)), latency: Array.from(driver.latencyMs.subarray(0, completed)), gcPauses }));
   }
   const outcome = driver.outcome();
   const expectChecked = opCount === workload.opCount && workload.expect !== null;
