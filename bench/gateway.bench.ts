@@ -29,7 +29,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { AccountCredentials, ClientJob, ClientMessage, HistogramData, OrderMix, OrdersJob, OrdersResult, SubscribeResult } from './gateway_client.js';
 import { LatencyHistogram } from './gateway_client.js';
@@ -92,6 +92,10 @@ interface ServerStats {
   eventLoopDelayP50Ms: number;
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
+  /** GC pauses of the server's JS thread in the window: count, sum, longest (ms). */
+  gcPauses: number;
+  gcPauseSumMs: number;
+  gcPauseMaxMs: number;
   elapsedMs: number;
 }
 
@@ -137,7 +141,20 @@ async function serverMain(): Promise<void> {
   };
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  let gcPauses = 0;
+  let gcPauseSumMs = 0;
+  let gcPauseMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcPauses++;
+      gcPauseSumMs += entry.duration;
+      gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   const resetStats = () => {
+    gcPauses = 0;
+    gcPauseSumMs = 0;
+    gcPauseMaxMs = 0;
     batchSize = new LatencyHistogram();
     commit = new LatencyHistogram();
     overlapped = 0;
@@ -176,6 +193,9 @@ async function serverMain(): Promise<void> {
               eventLoopDelayP50Ms: loopDelay.percentile(50) / 1e6,
               eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
               eventLoopDelayMaxMs: loopDelay.max / 1e6,
+              gcPauses,
+              gcPauseSumMs,
+              gcPauseMaxMs,
               elapsedMs: performance.now() - statsSinceMs,
             },
           });
@@ -470,7 +490,7 @@ function statsText(stats: ServerStats | undefined): string {
   if (stats === undefined) return 'no server stats';
   const batchSize = LatencyHistogram.from(stats.batchSize);
   const commit = LatencyHistogram.from(stats.commit);
-  return `${thousands((stats.batches / stats.elapsedMs) * 1000)} commits/s (${fmt((stats.overlapped / Math.max(1, stats.batches)) * 100, 0)}% while another was in flight), batch mean ${fmt(batchSize.sumUs / Math.max(1, batchSize.count), 1)} (p99 ${batchSize.percentileUs(0.99)}), commit p50 ${fmt(commit.percentileMs(0.5))} ms p99 ${fmt(commit.percentileMs(0.99))} ms, loop delay p99 ${fmt(stats.eventLoopDelayP99Ms)} ms`;
+  return `${thousands((stats.batches / stats.elapsedMs) * 1000)} commits/s (${fmt((stats.overlapped / Math.max(1, stats.batches)) * 100, 0)}% while another was in flight), batch mean ${fmt(batchSize.sumUs / Math.max(1, batchSize.count), 1)} (p99 ${batchSize.percentileUs(0.99)}), commit p50 ${fmt(commit.percentileMs(0.5))} ms p99 ${fmt(commit.percentileMs(0.99))} ms, loop delay p99 ${fmt(stats.eventLoopDelayP99Ms)} max ${fmt(stats.eventLoopDelayMaxMs)} ms, GC ${stats.gcPauses} pauses (${fmt((stats.gcPauseSumMs / stats.elapsedMs) * 100, 1)}% of the time, longest ${fmt(stats.gcPauseMaxMs)} ms)`;
 }
 
 async function throughputRun(connectionCount: number, window: number, profilePath?: string, measureMs = throughputSeconds * 1000, stracePath?: string): Promise<ThroughputRun> {
@@ -522,6 +542,8 @@ interface LatencyRun {
   ratePerSec: number;
   label: string;
   achievedPerSec: number;
+  /** The server's own figures over the window (commits, event-loop delay, GC). */
+  stats: ServerStats | undefined;
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
@@ -547,7 +569,7 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
     for (let run = 0; run < runCount; run++) {
       for (const [index, rate] of rates.entries()) {
         const job = ordersJob(server.wsUrl, accounts, { mode: 'open', ratePerSec: rate.ratePerSec, warmupMs: latencyWarmupMs, measureMs: latencySeconds * 1000, seed: seed + run * 31 + index });
-        const { result, sampler } = await measureOrders(server, job);
+        const { result, sampler, stats } = await measureOrders(server, job);
         // Let the server finish what it does after the replies (history projection) before the next rate.
         await new Promise((resolve) => setTimeout(resolve, 500));
         const latency = LatencyHistogram.from(result.latency);
@@ -567,6 +589,7 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
           serverCpu: sampler.cpuPercent,
           clientCpuPercent: (result.clientCpuMs / result.measuredMs) * 100,
           latency: result.latency,
+          stats,
         });
       }
     }
@@ -928,6 +951,7 @@ async function main(): Promise<void> {
     }
     for (const runsOfRate of latency) {
       console.log(`    ${runsOfRate[0].label}: p99 by run ${runsOfRate.map((run) => fmt(run.p99Ms, 3)).join(' / ')} ms; late sends (>1 ms after schedule) ${runsOfRate.map((run) => run.lateSends).join(' / ')}`);
+      console.log(`           server (run 1): ${statsText(runsOfRate[0].stats)}`);
     }
     console.log(`    ${phaseTook()}`);
     console.log();
