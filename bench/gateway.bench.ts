@@ -237,7 +237,7 @@ async function startServer(): Promise<ServerHandle> {
   const spec: ServerSpec = { dataDir, configPath };
   const child = fork(fileURLToPath(import.meta.url), ['--role=server'], {
     env: { ...process.env, GATEWAY_BENCH_SERVER: JSON.stringify(spec) },
-    execArgv: ['--max-semi-space-size=64'], // as `npm start` runs the exchange
+    execArgv: ['--max-semi-space-size=64', ...(process.env.BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean)], // as `npm start` runs the exchange (plus BENCH_CHILD_FLAGS)
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiters: { type: ServerReply['type']; resolve: (reply: ServerReply) => void; reject: (error: Error) => void }[] = [];
