@@ -11,7 +11,7 @@
 //            --snapshots=N (0 = off)  --batch=N --pipeline=N (sequencer batchCommandsMax and
 //            batchesInFlightMax; default: the engine's, as the gateway runs it)  --ops=N (prefix)
 //            --profile (CPU profile of every child, top functions printed, files kept)
-//   V8 flags reach the children through NODE_OPTIONS (e.g. NODE_OPTIONS=--max-semi-space-size=64).
+//   V8 flags reach the children through BENCH_CHILD_FLAGS (e.g. BENCH_CHILD_FLAGS=--trace-gc); BENCH_TAIL_DUMP=<path> writes the open-loop tail data.
 //
 // Every measurement runs in a child process of its own (this script with --child), on a fresh
 // journal in a temporary directory that is deleted afterwards. The last line of output is one JSON
