@@ -165,7 +165,6 @@ export class SqliteJournal {
     await run('RESTART');
   }
 
-
   /** The settings every open must have; read back, because a reopened WAL file can read NORMAL. */
   async settings(): Promise<{ journalMode: string; synchronous: number; foreignKeys: number; schemaVersion: string | undefined }> {
     const journalMode = (await this.get<{ journal_mode: string }>('PRAGMA journal_mode')).journal_mode;

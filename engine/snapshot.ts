@@ -36,7 +36,7 @@ const RENDER_SLICE_ELEMENTS = 500;
  * Turns a captured tree into exactly the text `JSON.stringify(tree)` gives, and its sha256, in
  * slices with a turn of the event loop between them. The sequencer captures at the snapshot point
  * (a few ms) and renders afterwards, instead of stopping every reply for the whole text and hash
- * (35-50 ms at 5 MB; RELIABILITY.md's stalls).
+ * (35-50 ms at 5 MB).
  */
 export async function renderSnapshot(tree: Record<string, unknown>, yieldTurn: () => Promise<void> = nextTurn): Promise<{ body: string; stateHash: string }> {
   const pieces: string[] = [];
@@ -72,7 +72,7 @@ function nextTurn(): Promise<void> {
 
 /**
  * The snapshot as a tree of plain values, copied out of the state: later commands do not change
- * it, so it can be turned into text after the sequencer has moved on (see SnapshotRenderer).
+ * it, so it can be turned into text after the sequencer has moved on (renderSnapshot).
  */
 export function captureState(state: ExchangeState): Record<string, unknown> {
   const books: unknown[] = [];
