@@ -1,3 +1,4 @@
+import { OrderIndex } from './order_index.js';
 import type { OrderBook } from '../book/index.js';
 import type { AccountKindText, SelfTradeText } from './commands.js';
 import type { ExchangeConfig } from './config.js';
@@ -100,7 +101,7 @@ export interface ExchangeState {
   accounts: (Account | null)[];
   accountIdByOwner: Map<string, number>;
   /** Open and untriggered orders by id. Closed orders leave (their history is projected). */
-  orders: Map<number, OrderRecord>;
+  orders: OrderIndex;
   /** Untriggered stop order ids per instrument, ascending. */
   stopOrderIds: Map<string, number[]>;
   nextOrderId: number;
@@ -142,7 +143,7 @@ export function emptyState(): ExchangeState {
     books: new Map(),
     accounts: [null],
     accountIdByOwner: new Map(),
-    orders: new Map(),
+    orders: new OrderIndex(),
     stopOrderIds: new Map(),
     nextOrderId: 1,
     nextTradeId: 1,
