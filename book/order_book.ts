@@ -1,6 +1,7 @@
 import { BookReport } from './report.js';
 import { Fnv64 } from './_fnv64.js';
 import { ExpiryHeap } from './_expiry_heap.js';
+import { IdIndex } from './_id_index.js';
 import {
   ANONYMOUS_ACCOUNT,
   BookResultCode,
@@ -63,7 +64,7 @@ export class OrderBook {
   private readonly bidLevels: Level[] = [];
   private readonly askLevels: Level[] = [];
   private readonly levelPool: Level[] = [];
-  private readonly slotByOrderId = new Map<number, number>();
+  private readonly slotByOrderId = new IdIndex();
   private readonly expiries = new ExpiryHeap();
 
   private slotCapacity = 0;
@@ -130,7 +131,7 @@ export class OrderBook {
   cancel(orderId: number): BookReport {
     const report = this.beginCall(orderId);
     const slot = this.slotByOrderId.get(orderId);
-    if (slot === undefined) {
+    if (slot === -1) {
       report.code = BookResultCode.UnknownOrder;
       return report;
     }
@@ -148,7 +149,7 @@ export class OrderBook {
   amend(orderId: number, priceTicks: number, qtyLots: number): BookReport {
     const report = this.beginCall(orderId);
     const slot = this.slotByOrderId.get(orderId);
-    if (slot === undefined) {
+    if (slot === -1) {
       report.code = BookResultCode.UnknownOrder;
       return report;
     }
@@ -236,7 +237,7 @@ export class OrderBook {
 
   order(orderId: number): RestingOrderView | undefined {
     const slot = this.slotByOrderId.get(orderId);
-    return slot === undefined ? undefined : this.viewOfSlot(slot);
+    return slot === -1 ? undefined : this.viewOfSlot(slot);
   }
 
   /** The best `depth` levels of one side, best first. */
@@ -317,11 +318,11 @@ export class OrderBook {
       invariant(++freeCount <= this.slotCapacity, 'free list has a cycle');
     }
     invariant(freeCount + restingCount === this.slotCapacity, `slots leak: ${freeCount} free + ${restingCount} used != ${this.slotCapacity}`);
-    for (const slot of this.slotByOrderId.values()) {
+    this.slotByOrderId.forEachValue((slot) => {
       if (this.slotTimeInForce[slot] === TimeInForce.GoodTillDate) {
         invariant(this.expiries.contains(slot, this.slotArrival[slot]), `GTD order ${this.slotOrderId[slot]} has no expiry entry`);
       }
-    }
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -589,11 +590,12 @@ export class OrderBook {
 
   private rebuildExpiries(): void {
     this.expiries.clear();
-    for (const slot of this.slotByOrderId.values()) {
+    // Table order: the heap orders its entries by (expiry, order id) whatever order they come in.
+    this.slotByOrderId.forEachValue((slot) => {
       if (this.slotTimeInForce[slot] === TimeInForce.GoodTillDate) {
         this.expiries.push(this.slotExpiresAtMs[slot], this.slotOrderId[slot], this.slotArrival[slot], slot);
       }
-    }
+    });
   }
 
   /** Removes the head of a level's queue (filled or cancelled at the head) and frees its slot. */

@@ -438,6 +438,8 @@ const cancel: Case[] = [
     expect: { done: ['#1 Cancelled, 1 left'], levels: ['ask 101: gone'], book: {} },
   },
   { rule: 'cancelling an unknown order is UnknownOrder', given: ['#1 sell 5 @ 101'], when: { cancel: 9 }, expect: { code: 'UnknownOrder' } },
+  { rule: 'cancelling order id -1 (the id index\'s empty mark) is UnknownOrder', given: ['#1 sell 5 @ 101'], when: { cancel: -1 }, expect: { code: 'UnknownOrder' } },
+  { rule: 'cancelling order id 0 is UnknownOrder', given: ['#1 sell 5 @ 101'], when: { cancel: 0 }, expect: { code: 'UnknownOrder' } },
   { rule: 'cancelling twice is UnknownOrder the second time', given: ['#1 sell 5 @ 101', '#2 sell 1 @ 102', { cancel: 1 }], when: { cancel: 1 }, expect: { code: 'UnknownOrder' } },
 ];
 
