@@ -9,7 +9,8 @@
 // Iteration is in table order, which callers must not depend on.
 
 const EMPTY = -1;
-const INITIAL_CAPACITY = 1024;
+/** Small: an exchange lists thousands of books and most hold few orders (the table doubles as needed). */
+const INITIAL_CAPACITY = 16;
 const TWO_TO_32 = 4_294_967_296;
 
 export class IdIndex {
