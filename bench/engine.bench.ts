@@ -225,7 +225,7 @@ interface ReplayResult {
   commandsPerSec: number;
   /** JS-thread CPU per replayed command (SQLite reads run on it too here: recoverState awaits them). */
   jsThreadCpuUsPerCommand: number;
-  /** Of which: journal.load() alone (read, hash-chain check; JSON decoding is done batch by batch while applying), measured separately. */
+  /** Of which: journal.load() alone (reads and hashes every row a page at a time; replay then reads its batches again), measured separately. */
   loadMs: number;
   openMs: number;
   stateHashMatches: boolean;
@@ -604,7 +604,7 @@ function printReport(summary: ReturnType<typeof summarize>, durable: DriveResult
     ]),
   ));
   const detail = replays[0];
-  console.log(`  run 1: journal.load() alone (read rows, verify the hash chain; decoding happens batch by batch during apply) ${fmtInt(detail.loadMs)} ms = ${((100 * detail.loadMs) / detail.replayMs).toFixed(0)}% of the replay; the rest is applying the commands`);
+  console.log(`  run 1: journal.load() alone (read rows a page at a time, verify the hash chain; replay reads its batches again and decodes them one by one) ${fmtInt(detail.loadMs)} ms = ${((100 * detail.loadMs) / detail.replayMs).toFixed(0)}% of the replay; the rest is applying the commands`);
   console.log(
     detail.snapshotSequence > 0
       ? `  run 1: restart as openEngine does it (newest snapshot @${fmtInt(detail.snapshotSequence)}, ${(detail.snapshotBytes / 2 ** 20).toFixed(1)} MB, + ${fmtInt(detail.restartReplayedCommands)} commands; still reads and verifies the whole chain) ${fmtInt(detail.restartMs)} ms`

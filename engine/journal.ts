@@ -58,6 +58,8 @@ const SCHEMA_VERSION = '1';
 const GENESIS_HASH = '0'.repeat(64);
 /** Snapshots kept in the file: the newest few, so a damaged one still leaves a fallback. */
 const SNAPSHOTS_KEPT = 2;
+/** Journal rows read per query when loading (about 40 MB of text at 500 commands a row). */
+const LOAD_PAGE_ROWS = 256;
 /** Bytes appended between background checkpoints (the WAL stays about this size). */
 const CHECKPOINT_EVERY_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** WAL frames (pages) left uncopied below which the final, writer-blocking RESTART step runs. */
@@ -73,12 +75,12 @@ export interface JournalOptions {
 
 export interface JournalContents {
   /**
-   * The batches after the snapshot (all of them when there is none), verified, in order, still
-   * encoded: `entriesOf` decodes them one batch at a time, so replay holds one batch of decoded
-   * commands at once instead of the whole journal (850 MB for a 166 MB journal when it did).
+   * The first batch after the snapshot (1 when there is none). `entriesOf` reads the batches from
+   * there a page at a time and decodes them one by one, so recovery holds neither the journal's
+   * text nor its decoded commands in memory (850 MB for a 166 MB journal when it held both).
    */
-  batches: StoredBatch[];
-  /** How many commands those batches hold. */
+  firstBatch: number;
+  /** How many commands the batches from `firstBatch` on hold. */
   entryCount: number;
   snapshot: StoredSnapshot | undefined;
   /** Snapshots skipped because their body did not match their hash. */
@@ -206,35 +208,49 @@ export class SqliteJournal {
    * entries after it. Throws JournalCorruptError.
    */
   async load(maxSnapshotSequence = Number.MAX_SAFE_INTEGER): Promise<JournalContents> {
-    const rows = await this.allRows<{ batch: number; first_sequence: number; last_sequence: number; body: string; hash: string }>(
-      'SELECT batch, first_sequence, last_sequence, body, hash FROM journal ORDER BY batch',
-    );
     let previousHash = GENESIS_HASH;
     let previousBatch = 0;
     let previousSequence = 0;
     const batchLastSequence = new Map<number, number>();
-    const allBatches: StoredBatch[] = [];
-    for (const row of rows) {
-      if (row.batch !== previousBatch + 1) throw new JournalCorruptError('batch_gap', `batch ${row.batch} follows ${previousBatch}`);
-      if (row.first_sequence !== previousSequence + 1 || row.last_sequence < row.first_sequence) {
-        throw new JournalCorruptError('sequence_gap', `batch ${row.batch} holds ${row.first_sequence}..${row.last_sequence} after ${previousSequence}`);
+    // A page at a time, bodies dropped once hashed: the whole chain is checked without holding it.
+    for await (const rows of this.pages(0, true)) {
+      for (const row of rows) {
+        if (row.batch !== previousBatch + 1) throw new JournalCorruptError('batch_gap', `batch ${row.batch} follows ${previousBatch}`);
+        if (row.first_sequence !== previousSequence + 1 || row.last_sequence < row.first_sequence) {
+          throw new JournalCorruptError('sequence_gap', `batch ${row.batch} holds ${row.first_sequence}..${row.last_sequence} after ${previousSequence}`);
+        }
+        if (typeof row.body !== 'string' || batchHash(previousHash, row.batch, row.first_sequence, row.last_sequence, row.body) !== row.hash) {
+          throw new JournalCorruptError('hash_mismatch', `batch ${row.batch}`);
+        }
+        previousHash = row.hash;
+        previousBatch = row.batch;
+        previousSequence = row.last_sequence;
+        batchLastSequence.set(row.batch, row.last_sequence);
       }
-      if (typeof row.body !== 'string' || batchHash(previousHash, row.batch, row.first_sequence, row.last_sequence, row.body) !== row.hash) {
-        throw new JournalCorruptError('hash_mismatch', `batch ${row.batch}`);
-      }
-      previousHash = row.hash;
-      previousBatch = row.batch;
-      previousSequence = row.last_sequence;
-      batchLastSequence.set(row.batch, row.last_sequence);
-      allBatches.push({ batch: row.batch, body: row.body });
     }
     this.lastHash = previousHash;
     this.lastBatch = previousBatch;
     this.lastSequence = previousSequence;
     const { snapshot, damaged } = await this.newestValidSnapshot(batchLastSequence, maxSnapshotSequence);
-    const batches = snapshot === undefined ? allBatches : allBatches.filter(({ batch }) => batch > snapshot.batch);
     const entryCount = previousSequence - (snapshot?.sequence ?? 0);
-    return { batches, entryCount, snapshot, damagedSnapshots: damaged, lastSequence: previousSequence, lastBatch: previousBatch };
+    return { firstBatch: (snapshot?.batch ?? 0) + 1, entryCount, snapshot, damagedSnapshots: damaged, lastSequence: previousSequence, lastBatch: previousBatch };
+  }
+
+  /**
+   * The rows after `afterBatch`, in order, a page at a time (the chain was verified by `load`; the
+   * file does not change while the engine recovers). `withHash` also reads the hash column.
+   */
+  async *pages(afterBatch: number, withHash = false): AsyncGenerator<{ batch: number; first_sequence: number; last_sequence: number; body: string; hash: string }[]> {
+    const columns = withHash ? 'batch, first_sequence, last_sequence, body, hash' : 'batch, first_sequence, last_sequence, body';
+    for (let last = afterBatch; ; ) {
+      const rows = await this.allRows<{ batch: number; first_sequence: number; last_sequence: number; body: string; hash: string }>(
+        `SELECT ${columns} FROM journal WHERE batch > ? ORDER BY batch LIMIT ${LOAD_PAGE_ROWS}`,
+        [last],
+      );
+      if (rows.length === 0) return;
+      yield rows;
+      last = rows[rows.length - 1].batch;
+    }
   }
 
   /** Appends one batch as one transaction; resolves after COMMIT (fsync'd at synchronous = FULL). */
@@ -324,8 +340,8 @@ export class SqliteJournal {
     return new Promise((resolve, reject) => this.db.get(sql, (error, row) => (error ? reject(unreadable(error)) : resolve(row as T))));
   }
 
-  private allRows<T>(sql: string): Promise<T[]> {
-    return new Promise((resolve, reject) => this.db.all(sql, (error, rows) => (error ? reject(unreadable(error)) : resolve(rows as T[]))));
+  private allRows<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all(sql, parameters, (error, rows) => (error ? reject(unreadable(error)) : resolve(rows as T[]))));
   }
 }
 
@@ -351,14 +367,20 @@ function encodeBatch(entries: readonly JournalEntry[]): string {
   return JSON.stringify(rows);
 }
 
-/** The entries of loaded batches, decoded one batch at a time, checked to follow each other. */
-export function* entriesOf(contents: Pick<JournalContents, 'batches' | 'snapshot'>): Generator<JournalEntry> {
+/**
+ * The entries after the loaded snapshot, one batch (an array) at a time, read from the file a page
+ * at a time and checked to follow each other.
+ */
+export async function* entriesOf(journal: SqliteJournal, contents: Pick<JournalContents, 'firstBatch' | 'snapshot'>): AsyncGenerator<JournalEntry[]> {
   let expected = (contents.snapshot?.sequence ?? 0) + 1;
-  for (const { batch, body } of contents.batches) {
-    for (const entry of decodeBatch(batch, body)) {
-      if (entry.sequence !== expected) throw new JournalCorruptError('sequence_gap', `entry ${entry.sequence} where ${expected} belongs`);
-      expected++;
-      yield entry;
+  for await (const rows of journal.pages(contents.firstBatch - 1)) {
+    for (const { batch, body } of rows) {
+      const entries = decodeBatch(batch, body);
+      for (const entry of entries) {
+        if (entry.sequence !== expected) throw new JournalCorruptError('sequence_gap', `entry ${entry.sequence} where ${expected} belongs`);
+        expected++;
+      }
+      yield entries;
     }
   }
 }

@@ -91,14 +91,16 @@ export async function recoverState(journal: SqliteJournal, history?: HistoryStor
     assert(hashText(serializeState(state)) === contents.snapshot.stateHash, `snapshot at ${contents.snapshot.sequence} does not restore to its hash`);
   }
   let unprojected: CommandResult[] = [];
-  for (const entry of entriesOf(contents)) {
-    const needsEvents = history !== undefined && entry.sequence > history.projectedSequence;
-    const events = applyCommand(state, entry.command, entry.sequence, entry.timeMs, !needsEvents);
-    if (!needsEvents) continue;
-    unprojected.push({ sequence: entry.sequence, timeMs: entry.timeMs, events });
-    if (unprojected.length === PROJECTION_CHUNK) {
-      history.project(unprojected);
-      unprojected = [];
+  for await (const entries of entriesOf(journal, contents)) {
+    for (const entry of entries) {
+      const needsEvents = history !== undefined && entry.sequence > history.projectedSequence;
+      const events = applyCommand(state, entry.command, entry.sequence, entry.timeMs, !needsEvents);
+      if (!needsEvents) continue;
+      unprojected.push({ sequence: entry.sequence, timeMs: entry.timeMs, events });
+      if (unprojected.length === PROJECTION_CHUNK) {
+        history!.project(unprojected);
+        unprojected = [];
+      }
     }
   }
   if (unprojected.length > 0) history!.project(unprojected);

@@ -72,9 +72,11 @@ async function replayFromScratch(path: string, checkSequences: number[]): Promis
     const state = emptyState();
     const wanted = new Set(checkSequences);
     const hashesAt: Record<string, string> = {};
-    for (const entry of entriesOf(contents)) {
-      applyCommand(state, entry.command, entry.sequence, entry.timeMs);
-      if (wanted.has(entry.sequence)) hashesAt[entry.sequence] = stateHash(state);
+    for await (const entries of entriesOf(journal, contents)) {
+      for (const entry of entries) {
+        applyCommand(state, entry.command, entry.sequence, entry.timeMs);
+        if (wanted.has(entry.sequence)) hashesAt[entry.sequence] = stateHash(state);
+      }
     }
     const ms = performance.now() - startedMs;
     checkConservation(state);
