@@ -12,6 +12,7 @@ export {
   BookResultCode,
   NO_PRICE,
   ANONYMOUS_ACCOUNT,
+  blankOrderSpec,
   type BookLimits,
   type OrderSpec,
   type LevelView,

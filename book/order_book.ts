@@ -12,6 +12,7 @@ import {
   SelfTradePrevention,
   Side,
   TimeInForce,
+  blankOrderSpec,
   type BookLimits,
   type LevelView,
   type OrderSpec,
@@ -84,10 +85,7 @@ export class OrderBook {
   private slotLevel: (Level | null)[] = [];
 
   /** Scratch spec for amends, shaped like callers' specs so `execute` stays monomorphic. */
-  private readonly amendSpec: OrderSpec = {
-    orderId: 0, accountId: 0, side: Side.Buy, type: OrderType.Limit, priceTicks: 0, qtyLots: 0,
-    timeInForce: TimeInForce.GoodTillCancelled, expiresAtMs: 0, postOnly: PostOnly.None, selfTradePrevention: SelfTradePrevention.CancelTaker,
-  };
+  private readonly amendSpec: OrderSpec = blankOrderSpec();
   private arrivalCounter = 0;
   private callStamp = 0;
   /** Latest time the book was told (by `expireOrders`); GTD orders must expire after it. */

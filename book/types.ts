@@ -111,6 +111,26 @@ export interface OrderSpec {
   selfTradePrevention: SelfTradePrevention;
 }
 
+/**
+ * A fresh spec with every field set (an anonymous GTC limit buy of nothing), for callers that keep
+ * one and overwrite it per call: created whole, it keeps one shape, so the book's code that reads
+ * specs stays monomorphic.
+ */
+export function blankOrderSpec(): OrderSpec {
+  return {
+    orderId: 0,
+    accountId: ANONYMOUS_ACCOUNT,
+    side: Side.Buy,
+    type: OrderType.Limit,
+    priceTicks: 0,
+    qtyLots: 0,
+    timeInForce: TimeInForce.GoodTillCancelled,
+    expiresAtMs: 0,
+    postOnly: PostOnly.None,
+    selfTradePrevention: SelfTradePrevention.CancelTaker,
+  };
+}
+
 export interface LevelView {
   priceTicks: number;
   qtyLots: number;

@@ -23,11 +23,10 @@ export class ApplyContext {
   /** Replay that nobody listens to: finish() leaves out the order and balance events (state is the same). */
   quiet = false;
 
-  constructor(
-    public state: ExchangeState,
-    public sequence: number,
-    public timeMs: number,
-  ) {}
+  // Set by begin() before each command; there is no context outside one.
+  state!: ExchangeState;
+  sequence = 0;
+  timeMs = 0;
 
   /**
    * Readies the context for the next command. One context serves every command (applyCommand

@@ -30,11 +30,6 @@ export interface JournalEntry {
   command: Command;
 }
 
-export interface StoredBatch {
-  batch: number;
-  body: string;
-}
-
 export interface StoredSnapshot {
   sequence: number;
   batch: number;

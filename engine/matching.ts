@@ -7,6 +7,7 @@ import {
   SelfTradePrevention,
   Side,
   TimeInForce,
+  blankOrderSpec,
   type BookReport,
   type OrderBook,
   type OrderSpec,
@@ -50,19 +51,8 @@ const DONE_REASON_TEXT: Record<number, string> = {
   [DoneReason.ImmediateRemainderCancelled]: 'immediate_remainder',
 };
 
-/** One spec object reused for every book call: the book copies what it keeps. */
-const spec: OrderSpec = {
-  orderId: 0,
-  accountId: 0,
-  side: Side.Buy,
-  type: OrderType.Limit,
-  priceTicks: 0,
-  qtyLots: 0,
-  timeInForce: TimeInForce.GoodTillCancelled,
-  expiresAtMs: 0,
-  postOnly: PostOnly.None,
-  selfTradePrevention: SelfTradePrevention.CancelMaker,
-};
+/** One spec object reused for every book call (every field is set per call): the book copies what it keeps. */
+const spec: OrderSpec = blankOrderSpec();
 
 /**
  * Sends an order (already recorded in `state.orders` with its reserve held) into its book and

@@ -10,7 +10,7 @@ import { limits } from './limits.js';
 import { expireGoodTillDate } from './matching.js';
 import { amendOrder, cancelAll, cancelByLabel, cancelOne, cancelOrder, placeOrder } from './orders.js';
 import { Reject } from './result_codes.js';
-import { emptyState, type ExchangeState } from './state.js';
+import type { ExchangeState } from './state.js';
 import { expireStopOrders, triggerStops } from './stops.js';
 
 // The deterministic core: apply(state, command, sequence, time) → events. Synchronous; reads no
@@ -22,7 +22,7 @@ import { expireStopOrders, triggerStops } from './stops.js';
 // its own work, then lets stop orders trigger on whatever prices moved.
 
 /** Reused by every call (see ApplyContext.begin); applyCommand is synchronous and never nests. */
-const context = new ApplyContext(emptyState(), 0, 0);
+const context = new ApplyContext();
 
 /**
  * `quiet`: for replay whose events nobody reads (recovery before the point history has reached).

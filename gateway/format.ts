@@ -117,44 +117,36 @@ function averagePrice(order: OrderView, instrument: Instrument): number {
 
 /**
  * A trade as its taker's or maker's own (user trade): liquidity, fee, order and its state are theirs.
- * Written out in full, not spread over publicTradeObject: one per fill of every taker's reply, and
- * the spread copied each field twice. The keys keep the order the spread gave them: the public
- * trade's first, the user's values in place of its direction, amount and contracts.
+ * It is the public trade object with the user's direction, and the user's fields added to that same
+ * object (not spread into a new one: one per fill of every taker's reply, and the spread copied each
+ * field twice). So the public trade's keys come first, as Deribit sends them.
  */
 export function userTradeObject(trade: TradeView, accountId: number, instrument: Instrument, settlementCurrency: string, settlementDecimals: number, order?: OrderView): Record<string, unknown> {
   const isMaker = trade.makerAccountId === accountId && (order === undefined || order.orderId === trade.makerOrderId);
-  const amount = lotsToAmount(trade.amountLots, instrument);
-  const price = ticksToPrice(trade.priceTicks, instrument);
-  return {
-    trade_id: String(trade.tradeId),
-    trade_seq: trade.tradeId,
-    timestamp: trade.timeMs,
-    tick_direction: trade.tickDirection,
-    instrument_name: trade.instrument,
-    direction: isMaker ? (trade.takerSide === 'buy' ? 'sell' : 'buy') : trade.takerSide,
-    price,
-    amount,
-    contracts: amount,
-    mark_price: price,
-    index_price: price,
-    order_id: String(isMaker ? trade.makerOrderId : trade.takerOrderId),
-    order_type: isMaker ? trade.makerOrderType : trade.takerOrderType,
-    // The order's state just after this fill, as Deribit reports it on the trade.
-    state: (isMaker ? trade.makerRemainingLots : trade.takerRemainingLots) === 0 ? 'filled' : 'open',
-    self_trade: false,
-    reduce_only: false,
-    post_only: order?.postOnly ?? false,
-    liquidity: isMaker ? 'M' : 'T',
-    fee: unitsToAmount(isMaker ? trade.makerFeeUnits : trade.takerFeeUnits, settlementDecimals),
-    fee_currency: settlementCurrency,
-    matching_id: null,
-    label: order?.label ?? '',
-    profit_loss: 0,
-    api: true,
-  };
+  const object = tradeObject(trade, instrument, isMaker ? (trade.takerSide === 'buy' ? 'sell' : 'buy') : trade.takerSide);
+  object.order_id = String(isMaker ? trade.makerOrderId : trade.takerOrderId);
+  object.order_type = isMaker ? trade.makerOrderType : trade.takerOrderType;
+  // The order's state just after this fill, as Deribit reports it on the trade.
+  object.state = (isMaker ? trade.makerRemainingLots : trade.takerRemainingLots) === 0 ? 'filled' : 'open';
+  object.self_trade = false;
+  object.reduce_only = false;
+  object.post_only = order?.postOnly ?? false;
+  object.liquidity = isMaker ? 'M' : 'T';
+  object.fee = unitsToAmount(isMaker ? trade.makerFeeUnits : trade.takerFeeUnits, settlementDecimals);
+  object.fee_currency = settlementCurrency;
+  object.matching_id = null;
+  object.label = order?.label ?? '';
+  object.profit_loss = 0;
+  object.api = true;
+  return object;
 }
 
 export function publicTradeObject(trade: TradeView, instrument: Instrument): Record<string, unknown> {
+  return tradeObject(trade, instrument, trade.takerSide);
+}
+
+/** The public fields of a trade, with `direction` as the reader sees it (the taker's, or the user's). */
+function tradeObject(trade: TradeView, instrument: Instrument, direction: string): Record<string, unknown> {
   const amount = lotsToAmount(trade.amountLots, instrument);
   const price = ticksToPrice(trade.priceTicks, instrument);
   return {
@@ -163,7 +155,7 @@ export function publicTradeObject(trade: TradeView, instrument: Instrument): Rec
     timestamp: trade.timeMs,
     tick_direction: trade.tickDirection,
     instrument_name: trade.instrument,
-    direction: trade.takerSide,
+    direction,
     price,
     amount,
     contracts: amount,

@@ -14,9 +14,8 @@ import {
   NO_PRICE,
   OrderBook,
   OrderType,
-  PostOnly,
-  SelfTradePrevention,
   TimeInForce,
+  blankOrderSpec,
   type BookReport,
   type OrderSpec,
   type Side,
@@ -48,18 +47,7 @@ function create(params: WorkloadParams): BookHandle {
     accountIdMax: ANONYMOUS_ACCOUNT,
   });
   // Every field is written once here with its final type, so the object keeps one shape.
-  const spec: OrderSpec = {
-    orderId: 0,
-    accountId: ANONYMOUS_ACCOUNT,
-    side: 0,
-    type: OrderType.Limit,
-    priceTicks: 0,
-    qtyLots: 0,
-    timeInForce: TimeInForce.GoodTillCancelled,
-    expiresAtMs: 0,
-    postOnly: PostOnly.None,
-    selfTradePrevention: SelfTradePrevention.CancelTaker,
-  };
+  const spec: OrderSpec = blankOrderSpec();
   return { orderBook, spec, marketBuyPriceTicks: params.maxPrice };
 }
 

@@ -36,6 +36,7 @@ import {
   SelfTradePrevention,
   Side,
   TimeInForce,
+  blankOrderSpec,
   type BookLimits,
   type BookReport,
   type OrderSpec,
@@ -371,18 +372,7 @@ export function parseOrder(line: string): OrderSpec {
   const idMatch = /^#(\d+)$/.exec(tokens[0]);
   if (idMatch === null) throw new Error(`an order line starts with #id: ${line}`);
   const orderId = Number(idMatch[1]);
-  const spec: OrderSpec = {
-    orderId,
-    accountId: 100 + orderId,
-    side: Side.Buy,
-    type: OrderType.Limit,
-    priceTicks: 0,
-    qtyLots: 0,
-    timeInForce: TimeInForce.GoodTillCancelled,
-    expiresAtMs: 0,
-    postOnly: PostOnly.None,
-    selfTradePrevention: SelfTradePrevention.CancelTaker,
-  };
+  const spec: OrderSpec = { ...blankOrderSpec(), orderId, accountId: 100 + orderId };
   let sawSide = false;
   for (let index = 1; index < tokens.length; index++) {
     const token = tokens[index];

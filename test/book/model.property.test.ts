@@ -53,6 +53,7 @@ import {
 } from '../../book/index.js';
 import { NaiveBook, type NaiveResult } from '../model/naive_book.js';
 import { expectBookMatchesModel, expectCallInvariants, expectReportMatchesModel, expectStructureInvariants } from './_book_vs_model.js';
+import { readIntegerEnv } from '../_env.js';
 
 const RUNS_DEFAULT = 1_000;
 const COMMANDS_MAX = 200;
@@ -588,12 +589,4 @@ function doneReasonName(reason: DoneReason): string {
 
 function clamp(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
-}
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new Error(`${name} must be an integer, got '${text}'`);
-  return value;
 }

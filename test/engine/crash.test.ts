@@ -49,6 +49,7 @@ import { SqliteJournal, checkConservation, emptyState, recoverState, stateHash, 
 import type { CrashChildArguments } from './_crash_child.js';
 import { entriesOfRows, readJournalRows, replayEntries } from './_journal_files.js';
 import { INIT_SEQUENCE, Prng, generateWorkload, indexOfSequence, loadExchangeConfig, writeWorkloadFile, type Workload } from './_workload.js';
+import { readIntegerEnv } from '../_env.js';
 
 const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD_SCRIPT = resolve(REPOSITORY_ROOT, 'test/engine/_crash_child.ts');
@@ -60,10 +61,10 @@ const RECOVERY_BUDGET_MS = 5_000;
 /** A child that neither dies nor finishes in this long is killed and the cycle fails. */
 const CYCLE_TIMEOUT_MS = 60_000;
 
-const seed = readIntegerEnv('ENGINE_CRASH_SEED') ?? randomInt(1, 2 ** 31);
-const kills = readIntegerEnv('ENGINE_CRASH_KILLS') ?? 8;
+const seed = readIntegerEnv('ENGINE_CRASH_SEED', 0) ?? randomInt(1, 2 ** 31);
+const kills = readIntegerEnv('ENGINE_CRASH_KILLS', 0) ?? 8;
 const hitCounts = (process.env.ENGINE_CRASH_HITS ?? '1,6,30').split(',').map(Number);
-const commandCount = readIntegerEnv('ENGINE_CRASH_COMMANDS') ?? 100_000;
+const commandCount = readIntegerEnv('ENGINE_CRASH_COMMANDS', 0) ?? 100_000;
 t.comment(`SEED=${seed} kills=${kills} hits=${hitCounts.join(',')} commands=${commandCount}`);
 t.comment(`replay: ENGINE_CRASH_SEED=${seed} npx tap --reporter=tap test/engine/crash.test.ts`);
 
@@ -312,12 +313,3 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, not ${text}`);
-  return value;
-}
-

@@ -43,14 +43,15 @@ import { join } from 'node:path';
 import { JournalCorruptError, SqliteJournal, emptyState, openEngine, recoverState, stateHash, type JournalCorruption } from '../../engine/index.js';
 import { RawDatabase, checkpoint, copyJournal, entriesOfRows, readJournalRows, removeJournal, replayEntries, withDatabase, type JournalRow } from './_journal_files.js';
 import { Prng, WorkloadClock, generateWorkload, loadExchangeConfig, submitWorkload } from './_workload.js';
+import { readIntegerEnv } from '../_env.js';
 
 const COMMANDS = 8_000;
 const BATCH_COMMANDS = 64;
 const SNAPSHOT_EVERY = 2_000;
 const IN_FLIGHT = 1_000;
 
-const seed = readIntegerEnv('ENGINE_CORRUPTION_SEED') ?? randomInt(1, 2 ** 31);
-const scale = readIntegerEnv('ENGINE_CORRUPTION_SCALE') ?? 1;
+const seed = readIntegerEnv('ENGINE_CORRUPTION_SEED', 1) ?? randomInt(1, 2 ** 31);
+const scale = readIntegerEnv('ENGINE_CORRUPTION_SCALE', 1) ?? 1;
 t.comment(`SEED=${seed} scale=${scale}`);
 t.comment(`replay: ENGINE_CORRUPTION_SEED=${seed} npx tap --reporter=tap test/engine/journal_corruption.test.ts`);
 
@@ -424,12 +425,3 @@ function flipByte(path: string, offset: number, mask: number): void {
   bytes[offset] ^= mask;
   writeFileSync(path, bytes);
 }
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not ${text}`);
-  return value;
-}
-

@@ -65,6 +65,7 @@ import {
   ledgerDigest,
   quoteUnitsPerTickLot,
 } from './_harness.js';
+import { readIntegerEnv } from '../_env.js';
 
 const RUNS_DEFAULT = 200;
 const COMMANDS_MIN = 80;
@@ -536,12 +537,4 @@ function tally(command: Command, outcome: Outcome): void {
     if (event.order.cancelReason !== '' && event.order.state === 'cancelled') count(`closed ${event.order.cancelReason}`);
   }
   if (outcome.of('instrument_state').length > 0) count('instrument expired');
-}
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new Error(`${name} must be an integer, got ${text}`);
-  return value;
 }

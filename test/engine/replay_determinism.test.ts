@@ -51,6 +51,7 @@ import {
   workloadStateHash,
   type Workload,
 } from './_workload.js';
+import { readIntegerEnv } from '../_env.js';
 
 const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD_SCRIPT = resolve(REPOSITORY_ROOT, 'test/engine/_replay_child.ts');
@@ -61,9 +62,9 @@ const GUARD_COMMANDS = 30_000;
 const CHILD_TIMEOUT_MS = 300_000;
 const CHILD_ENVIRONMENT = { TZ: 'Pacific/Chatham', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8' };
 
-const seed = readIntegerEnv('ENGINE_REPLAY_SEED') ?? randomInt(1, 2 ** 31);
-const commandCount = readIntegerEnv('ENGINE_REPLAY_COMMANDS') ?? COMMANDS_DEFAULT;
-const snapshotEvery = readIntegerEnv('ENGINE_REPLAY_SNAPSHOT_EVERY') ?? SNAPSHOT_EVERY_DEFAULT;
+const seed = readIntegerEnv('ENGINE_REPLAY_SEED', 1) ?? randomInt(1, 2 ** 31);
+const commandCount = readIntegerEnv('ENGINE_REPLAY_COMMANDS', 1) ?? COMMANDS_DEFAULT;
+const snapshotEvery = readIntegerEnv('ENGINE_REPLAY_SNAPSHOT_EVERY', 1) ?? SNAPSHOT_EVERY_DEFAULT;
 
 t.comment(`SEED=${seed} commands=${commandCount} snapshotEvery=${snapshotEvery}`);
 t.comment(`replay: ENGINE_REPLAY_SEED=${seed} ENGINE_REPLAY_COMMANDS=${commandCount} npx tap --reporter=tap test/engine/replay_determinism.test.ts`);
@@ -249,12 +250,4 @@ function tallyText(workload: Workload): string {
 
 function rate(commands: number, ms: number): string {
   return Math.round(commands / (ms / 1000)).toLocaleString('en-US');
-}
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, not ${text}`);
-  return value;
 }

@@ -37,6 +37,7 @@ import { applyCommand, emptyState, type ExchangeState, type Instrument, type Raw
 import { JsonRefused, parseUntrustedJson } from '../../gateway/json_scan.js';
 import { gatewayLimits } from '../../gateway/limits.js';
 import { amountToLots, lotsToAmount, priceToTicks, tickLotsToQuote, ticksToPrice, wireDecimalText } from '../../gateway/wire_numbers.js';
+import { readIntegerEnv } from '../_env.js';
 
 const RUNS = readIntegerEnv('DECIMAL_RUNS') ?? 20_000;
 const SEED = readIntegerEnv('DECIMAL_SEED') ?? (Date.now() & 0x7fffffff) ^ Math.floor(Math.random() * 0x7fffffff);
@@ -449,9 +450,4 @@ function nested(depth: number): unknown {
   let value: unknown = [];
   for (let level = 1; level < depth; level++) value = [value];
   return value;
-}
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  return text === undefined || text === '' ? undefined : Number.parseInt(text, 10);
 }

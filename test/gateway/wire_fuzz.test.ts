@@ -49,6 +49,7 @@ import { sessionMethods } from '../../gateway/methods/session.js';
 import { gatewayLimits } from '../../gateway/limits.js';
 import { startTestExchange, type TestAccount } from './_server.js';
 import { basicAuth, httpRequest, WsRpcClient, type CloseInfo, type Envelope } from './_ws_client.js';
+import { readIntegerEnv } from '../_env.js';
 
 const SEED = readIntegerEnv('WIRE_FUZZ_SEED') ?? (Date.now() & 0x7fffffff) ^ Math.floor(Math.random() * 0x7fffffff);
 const WS_RUNS = readIntegerEnv('WIRE_FUZZ_RUNS') ?? 2_500;
@@ -828,9 +829,4 @@ function mib(bytes: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function readIntegerEnv(name: string): number | undefined {
-  const text = process.env[name];
-  return text === undefined || text === '' ? undefined : Number.parseInt(text, 10);
 }

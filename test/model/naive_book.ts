@@ -31,19 +31,11 @@ import {
   TimeInForce,
   type BookLimits,
   type OrderSpec,
+  type RestingOrderView,
 } from '../../book/index.js';
 
-export interface NaiveOrder {
-  orderId: number;
-  accountId: number;
-  side: Side;
-  priceTicks: number;
-  qtyLots: number;
-  timeInForce: TimeInForce;
-  expiresAtMs: number;
-  postOnly: PostOnly;
-  selfTradePrevention: SelfTradePrevention;
-}
+/** A resting order as the model keeps it: the same fields the book reports (its own view type). */
+export type NaiveOrder = RestingOrderView;
 
 export interface NaiveLevel {
   priceTicks: number;

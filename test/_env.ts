@@ -1,0 +1,11 @@
+// Test knobs from the environment: seeds, run counts and sizes that a person sets to replay or to
+// run longer (each test's header names its own). Shared so that every test reads them one way.
+
+/** The integer in environment variable `name`, or undefined when it is unset or empty; refuses anything else, or a value below `min`. */
+export function readIntegerEnv(name: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}, not '${text}'`);
+  return value;
+}
