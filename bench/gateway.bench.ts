@@ -569,7 +569,24 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
     for (let run = 0; run < runCount; run++) {
       for (const [index, rate] of rates.entries()) {
         const job = ordersJob(server.wsUrl, accounts, { mode: 'open', ratePerSec: rate.ratePerSec, warmupMs: latencyWarmupMs, measureMs: latencySeconds * 1000, seed: seed + run * 31 + index });
-        const { result, sampler, stats } = await measureOrders(server, job);
+        // BENCH_PROFILE_OPEN=1: a CPU profile of the server over each open-loop window, summarized after the run.
+        const profilePath = process.env.BENCH_PROFILE_OPEN ? join(repoRoot, `bench/.cache/gateway-open-${rate.ratePerSec}-${Date.now()}.cpuprofile`) : undefined;
+        let profiled: Promise<ServerReply> | undefined;
+        if (profilePath !== undefined) mkdirSync(join(repoRoot, 'bench/.cache'), { recursive: true });
+        const { result, sampler, stats } = await measureOrders(server, job, {
+          onStart: () => profilePath !== undefined && server.send({ type: 'profile-start', intervalUs: 250 }),
+          onEnd: () => {
+            if (profilePath === undefined) return;
+            profiled = server.next('profiled');
+            server.send({ type: 'profile-stop', path: profilePath });
+          },
+        });
+        if (profiled !== undefined) {
+          await profiled;
+          const summary = summarizeProfile(profilePath!);
+          console.log(`    server profile at ${rate.label}: busy ${summary.busyMs} ms, idle ${summary.idleMs} ms; kept in ${profilePath}`);
+          for (const row of summary.categories.slice(0, 12)) console.log(`      ${row.name}: ${fmt(row.ms, 1)} ms (${fmt(row.percentOfBusy, 1)}%)`);
+        }
         // Let the server finish what it does after the replies (history projection) before the next rate.
         await new Promise((resolve) => setTimeout(resolve, 500));
         const latency = LatencyHistogram.from(result.latency);

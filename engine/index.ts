@@ -13,6 +13,7 @@ export { orderView } from './context.js';
 export { checkConservation } from './ledger.js';
 export { serializeState, restoreState, stateHash, captureState, renderSnapshot } from './snapshot.js';
 export { SqliteJournal, JournalCorruptError, entriesOf, type JournalEntry, type JournalCorruption } from './journal.js';
+export { decodeBatch, encodeBatch, BatchFormatError } from './journal_codec.js';
 export { Sequencer, type CommandResult, type SequencerOptions } from './sequencer.js';
 export { openEngine, recoverState, type OpenedEngine, type RecoveryReport } from './recovery.js';
 export { scanWal, type WalScan } from './wal_scan.js';

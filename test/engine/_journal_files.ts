@@ -5,7 +5,7 @@
 
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import sqlite3 from 'sqlite3';
-import { applyCommand, emptyState, type ExchangeState, type JournalEntry } from '../../engine/index.js';
+import { applyCommand, decodeBatch, emptyState, type ExchangeState, type JournalEntry } from '../../engine/index.js';
 
 export interface JournalRow {
   batch: number;
@@ -68,21 +68,29 @@ export function readSnapshotRows(path: string): Promise<SnapshotRow[]> {
   return withDatabase(path, (db) => db.all<SnapshotRow>('SELECT sequence, batch, state_hash FROM snapshots ORDER BY sequence'));
 }
 
-/** The entries of rows, in order (a row body is a JSON list of [sequence, timeMs, command]). */
+/** The entries of rows, in order, decoded as the engine decodes them (either body format). */
 export function entriesOfRows(rows: readonly JournalRow[]): JournalEntry[] {
   const entries: JournalEntry[] = [];
-  for (const row of rows) {
-    for (const [sequence, timeMs, command] of JSON.parse(row.body) as [number, number, JournalEntry['command']][]) {
-      entries.push({ sequence, timeMs, command });
-    }
-  }
+  for (const row of rows) entries.push(...decodeBatch(row.body));
   return entries;
+}
+
+/**
+ * A command as canonical JSON (keys sorted at every level), so a command is compared by what it
+ * says: the journal's compact format gives a place or cancel back with its keys in one fixed order.
+ */
+export function commandText(command: unknown): string {
+  return JSON.stringify(command, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
 }
 
 /** The text a command is journaled as (entries are compared by it). */
 export function commandTextsOfRows(rows: readonly JournalRow[]): Map<number, { timeMs: number; text: string }> {
   const texts = new Map<number, { timeMs: number; text: string }>();
-  for (const entry of entriesOfRows(rows)) texts.set(entry.sequence, { timeMs: entry.timeMs, text: JSON.stringify(entry.command) });
+  for (const entry of entriesOfRows(rows)) texts.set(entry.sequence, { timeMs: entry.timeMs, text: commandText(entry.command) });
   return texts;
 }
 

@@ -47,7 +47,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteJournal, checkConservation, emptyState, recoverState, stateHash, type ExchangeState } from '../../engine/index.js';
 import type { CrashChildArguments } from './_crash_child.js';
-import { entriesOfRows, readJournalRows, replayEntries } from './_journal_files.js';
+import { commandText, entriesOfRows, readJournalRows, replayEntries } from './_journal_files.js';
 import { INIT_SEQUENCE, Prng, generateWorkload, indexOfSequence, loadExchangeConfig, writeWorkloadFile, type Workload } from './_workload.js';
 import { readIntegerEnv } from '../_env.js';
 
@@ -99,7 +99,7 @@ t.test('no acknowledged command is lost, duplicated or changed by kill -9 or a f
   const workload = generateWorkload(seed, commandCount);
   const workloadPath = join(dir, 'workload.jsonl');
   writeWorkloadFile(workload, workloadPath);
-  const texts = workload.commands.map((command) => JSON.stringify(command));
+  const texts = workload.commands.map((command) => commandText(command));
   const cycles = planCycles(new Prng(seed));
   let epoch = 0;
   let verified = newEpoch(dir, epoch);
@@ -144,7 +144,7 @@ t.test('the checker catches an engine that acknowledges before COMMIT (a test of
   const verified = newEpoch(dir, 0);
   const cycle: Cycle = { kind: 'fault', point: 'journal.before_commit', hit: 6 };
   const run = await runChild(verified, workloadPath, cycle, { ackEarly: true });
-  const violations = [...childViolations(run, cycle, verified), ...(await checkJournal(verified, run, workload, workload.commands.map((command) => JSON.stringify(command)), 0))];
+  const violations = [...childViolations(run, cycle, verified), ...(await checkJournal(verified, run, workload, workload.commands.map((command) => commandText(command)), 0))];
   t.ok(violations.some((text) => text.includes('an acknowledged command was lost')), `acks sent at submit time are caught: ${violations[0]?.slice(0, 160)}`);
 });
 
@@ -242,7 +242,7 @@ async function checkJournal(verified: Verified, run: ChildRun, workload: Workloa
   if (verified.batch > 0 && rows[0]?.hash !== verified.batchHash) violations.push(`batch ${verified.batch}, verified before, changed`);
   const newRows = verified.batch > 0 ? rows.slice(1) : rows;
   for (const entry of entriesOfRows(newRows)) {
-    const mismatch = entryMismatch(entry.sequence, entry.timeMs, JSON.stringify(entry.command), workload, texts);
+    const mismatch = entryMismatch(entry.sequence, entry.timeMs, commandText(entry.command), workload, texts);
     if (mismatch !== undefined && violations.length < 20) violations.push(mismatch);
     replayEntries([entry], verified.offline);
   }
@@ -278,7 +278,7 @@ async function recoverJournal(path: string): Promise<{ hash: string; lastSequenc
 
 /** The journal entry at `sequence` must be init_exchange (1) or workload command sequence − 2. */
 function entryMismatch(sequence: number, timeMs: number, text: string, workload: Workload, texts: string[]): string | undefined {
-  if (sequence === INIT_SEQUENCE) return text === JSON.stringify({ kind: 'init_exchange', config: loadExchangeConfig() }) ? undefined : 'sequence 1 is not init_exchange';
+  if (sequence === INIT_SEQUENCE) return text === commandText({ kind: 'init_exchange', config: loadExchangeConfig() }) ? undefined : 'sequence 1 is not init_exchange';
   const index = indexOfSequence(sequence);
   if (index >= workload.count) return `sequence ${sequence} is beyond the workload`;
   if (text !== texts[index]) return `sequence ${sequence} holds ${text.slice(0, 120)}, the workload sent ${texts[index].slice(0, 120)}`;

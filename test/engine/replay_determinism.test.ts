@@ -37,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyCommand, emptyState, openEngine, stateHash } from '../../engine/index.js';
-import { checkpoint, commandTextsOfRows, copyJournal, readJournalRows, readSnapshotRows, withDatabase } from './_journal_files.js';
+import { checkpoint, commandText, commandTextsOfRows, copyJournal, readJournalRows, readSnapshotRows, withDatabase } from './_journal_files.js';
 import type { ReplayChildReport } from './_replay_child.js';
 import {
   INIT_SEQUENCE,
@@ -165,7 +165,7 @@ async function checkJournalHoldsWorkload(t: Tap, journalPath: string, workload: 
   for (const [sequence, { timeMs, text }] of texts) {
     if (sequence === INIT_SEQUENCE) continue;
     const index = indexOfSequence(sequence);
-    if (text !== JSON.stringify(workload.commands[index]) || timeMs !== workload.timesMs[index]) mismatches++;
+    if (text !== commandText(workload.commands[index]) || timeMs !== workload.timesMs[index]) mismatches++;
   }
   t.equal(texts.size, workload.commands.length + 1, 'the journal holds init_exchange and every workload command');
   t.equal(mismatches, 0, 'each journaled command and time is the workload\'s, in workload order');
