@@ -96,6 +96,7 @@ function encodePlace(dt: number, command: PlaceOrder): unknown[] | undefined {
   if (!optional(command.label, isString) || !optional(command.trigger, isString) || !optional(command.selfTrade, isString)) return undefined;
   for (const key in command) if (!PLACE_KEYS.has(key)) return undefined;
   const row: unknown[] = [dt, TAG_PLACE, command.accountId, command.instrument, side, type, command.amountLots, command.priceTicks ?? null, timeInForce];
+  if (command.postOnly === undefined && command.rejectPostOnly === undefined && command.reduceOnly === undefined && command.label === undefined && command.triggerPriceTicks === undefined && command.trigger === undefined && command.selfTrade === undefined) return row;
   const tail = [command.postOnly, command.rejectPostOnly, command.reduceOnly, command.label, command.triggerPriceTicks, command.trigger, command.selfTrade];
   let tailLength = tail.length;
   while (tailLength > 0 && tail[tailLength - 1] === undefined) tailLength--;

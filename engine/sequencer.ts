@@ -120,15 +120,15 @@ export class Sequencer {
     if (this.state.haltedReason !== '') return this.answerAllHalted();
     const taken = this.queue.length <= this.batchCommandsMax ? this.queue : this.queue.slice(0, this.batchCommandsMax);
     this.queue = taken === this.queue ? [] : this.queue.slice(this.batchCommandsMax);
-    const entries: JournalEntry[] = [];
-    const results: CommandResult[] = [];
+    // One object per command is both its journal entry and its result (a third fewer allocations).
+    const results = new Array<CommandResult & JournalEntry>(taken.length);
     try {
-      for (const pending of taken) {
+      for (let index = 0; index < taken.length; index++) {
+        const command = taken[index].command;
         const sequence = this.state.sequence + 1;
         const timeMs = Math.max(this.clock.nowMs(), this.state.timeMs);
-        const events = applyCommand(this.state, pending.command, sequence, timeMs);
-        entries.push({ sequence, timeMs, command: pending.command });
-        results.push({ sequence, timeMs, events });
+        const events = applyCommand(this.state, command, sequence, timeMs);
+        results[index] = { sequence, timeMs, events, command };
       }
     } catch (error) {
       // The batch in hand is lost (never journaled); the state is not to be trusted any more.
@@ -141,7 +141,7 @@ export class Sequencer {
     const snapshot = this.snapshotDue() ? captureState(this.state) : undefined;
     this.batchesInFlight++;
     this.commandsInFlight += taken.length;
-    const committed = this.journal.append(entries);
+    const committed = this.journal.append(results);
     // Awaited in order below; marked handled now so an early failure is not an unhandled rejection.
     committed.catch(() => undefined);
     this.tail = this.tail.then(async () => {
@@ -159,9 +159,9 @@ export class Sequencer {
       }
       faultPoint('gateway.before_reply');
       for (let index = 0; index < taken.length; index++) taken[index].resolve(results[index]);
-      this.onCommitted?.(results, entries.map((entry) => entry.command));
+      this.onCommitted?.(results, results.map((result) => result.command));
       if (snapshot !== undefined) {
-        const sequence = entries[entries.length - 1].sequence;
+        const sequence = results[results.length - 1].sequence;
         // One at a time, in order, so whenIdle waits for all of them.
         this.snapshotWriting = this.snapshotWriting.then(() => this.writeSnapshot(sequence, batch, snapshot));
       }
