@@ -1,6 +1,6 @@
 import sqlite3 from 'sqlite3';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { scanWal } from './wal_scan.js';
 import { BatchFormatError, decodeBatch, encodeBatch, type JournalEntry } from './journal_codec.js';
 import { faultPoint } from './fault_points.js';
@@ -46,6 +46,37 @@ export class JournalCorruptError extends Error {
 }
 
 const SCHEMA_VERSION = '1';
+const SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+       CREATE TABLE IF NOT EXISTS journal (
+         batch INTEGER PRIMARY KEY, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
+         body TEXT NOT NULL, hash TEXT NOT NULL);
+       CREATE TABLE IF NOT EXISTS snapshots (
+         sequence INTEGER PRIMARY KEY, batch INTEGER NOT NULL, state_hash TEXT NOT NULL, body TEXT NOT NULL);`;
+const SCHEMA_ROWS_QUERY = 'SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rootpage, name';
+
+interface SchemaRow {
+  type: string;
+  name: string;
+  tbl_name: string;
+  rootpage: number;
+  sql: string | null;
+}
+
+let expectedSchema: Promise<SchemaRow[]> | undefined;
+
+/** sqlite_master as SQLite writes it for SCHEMA_SQL in a new file (made once, in memory). */
+function expectedSchemaRows(): Promise<SchemaRow[]> {
+  expectedSchema ??= new Promise<SchemaRow[]>((resolve, reject) => {
+    const db = new sqlite3.Database(':memory:', (openError) => {
+      if (openError) return reject(openError);
+      db.exec(SCHEMA_SQL, (execError) => {
+        if (execError) return reject(execError);
+        db.all(SCHEMA_ROWS_QUERY, (queryError, rows) => db.close(() => (queryError ? reject(queryError) : resolve(rows as SchemaRow[]))));
+      });
+    });
+  });
+  return expectedSchema;
+}
 const GENESIS_HASH = '0'.repeat(64);
 /** Snapshots kept in the file: the newest few, so a damaged one still leaves a fallback. */
 const SNAPSHOTS_KEPT = 2;
@@ -102,6 +133,7 @@ export class SqliteJournal {
 
   /** Opens (creating if needed) and checks the settings on this very connection. */
   static async open(path: string, options: JournalOptions = {}): Promise<SqliteJournal> {
+    refuseDamagedHeader(path);
     refuseDamagedWal(path);
     const db = await openDatabase(path);
     const journal = new SqliteJournal(db, path, options);
@@ -158,6 +190,26 @@ export class SqliteJournal {
     await run('RESTART');
   }
 
+  /**
+   * The schema is created only in a new file. An existing file's schema must be, row for row, the
+   * one SQLite makes from SCHEMA_SQL (names, column definitions, root pages). Otherwise SQLite read a
+   * damaged first page, and what it would do with it is silent: a flipped byte in a table's name made
+   * the CREATE below start a new, empty journal, and one in "INTEGER PRIMARY KEY" made every batch
+   * number read as NULL, so the journal looked empty. Either way the engine would have started on
+   * nothing.
+   */
+  private async refuseDamagedSchema(): Promise<void> {
+    const found = await this.allRows<SchemaRow>(SCHEMA_ROWS_QUERY);
+    const pages = (await this.get<{ page_count: number }>('PRAGMA page_count')).page_count;
+    if (found.length === 0 && pages <= 1) return;
+    const expected = await expectedSchemaRows();
+    const difference = expected.findIndex((row, index) => JSON.stringify(row) !== JSON.stringify(found[index]));
+    if (difference >= 0 || found.length !== expected.length) {
+      const row = expected[difference] ?? found[expected.length];
+      throw new JournalCorruptError('unreadable_file', `the schema in the file (${pages} pages) is not the journal's: ${row?.type ?? 'entry'} ${row?.name ?? ''} differs`);
+    }
+  }
+
   /** The settings every open must have; read back, because a reopened WAL file can read NORMAL. */
   async settings(): Promise<{ journalMode: string; synchronous: number; foreignKeys: number; schemaVersion: string | undefined }> {
     const journalMode = (await this.get<{ journal_mode: string }>('PRAGMA journal_mode')).journal_mode;
@@ -176,21 +228,18 @@ export class SqliteJournal {
     await this.exec('PRAGMA journal_mode = WAL');
     await this.exec('PRAGMA synchronous = FULL');
     await this.exec('PRAGMA foreign_keys = ON');
-    await this.exec(
-      `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-       CREATE TABLE IF NOT EXISTS journal (
-         batch INTEGER PRIMARY KEY, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
-         body TEXT NOT NULL, hash TEXT NOT NULL);
-       CREATE TABLE IF NOT EXISTS snapshots (
-         sequence INTEGER PRIMARY KEY, batch INTEGER NOT NULL, state_hash TEXT NOT NULL, body TEXT NOT NULL);
-       INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`,
-    );
+    await this.refuseDamagedSchema();
+    await this.exec(`${SCHEMA_SQL}
+       INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`);
     const settings = await this.settings();
     if (settings.journalMode !== 'wal' || settings.synchronous !== 2 || settings.foreignKeys !== 1) {
       throw new JournalCorruptError('wrong_settings', `journal_mode=${settings.journalMode} synchronous=${settings.synchronous} foreign_keys=${settings.foreignKeys}`);
     }
     if (settings.schemaVersion !== SCHEMA_VERSION) throw new JournalCorruptError('wrong_schema', `schema version ${settings.schemaVersion}`);
-    this.insertBatch = this.db.prepare('INSERT INTO journal (batch, first_sequence, last_sequence, body, hash) VALUES (?, ?, ?, ?, ?)');
+    // With a callback: a statement that fails to prepare (a damaged schema) would otherwise emit an unhandled 'error'.
+    this.insertBatch = await new Promise<sqlite3.Statement>((resolve, reject) => {
+      const statement = this.db.prepare('INSERT INTO journal (batch, first_sequence, last_sequence, body, hash) VALUES (?, ?, ?, ?, ?)', (error: Error | null) => (error ? reject(unreadable(error)) : resolve(statement)));
+    });
   }
 
   /**
@@ -389,13 +438,41 @@ function refuseDamagedWal(path: string): void {
   if (scan.validFrameAfterBad) throw new JournalCorruptError('damaged_wal', `WAL frame ${scan.firstBadFrame} is damaged and valid frames follow it`);
 }
 
+/**
+ * The file header's read and write format versions (bytes 18 and 19) are 1 or 2 in any file SQLite
+ * wrote; any other value makes SQLite open the file read-only (or not at all), which would surface
+ * as a write failure after start-up instead of a refusal to start.
+ */
+function refuseDamagedHeader(path: string): void {
+  const header = Buffer.alloc(100);
+  let length: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      length = readSync(fd, header, 0, 100, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  if (length < 100) return;
+  const versionsKnown = [1, 2].includes(header[18]) && [1, 2].includes(header[19]);
+  if (!versionsKnown) throw new JournalCorruptError('unreadable_file', `the file header's format versions are ${header[18]} and ${header[19]}`);
+}
+
 function openDatabase(path: string, mode = sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE): Promise<sqlite3.Database> {
   return new Promise((resolve, reject) => {
     const db = new sqlite3.Database(path, mode, (error) => (error ? reject(unreadable(error)) : resolve(db)));
   });
 }
 
-/** SQLite's own corruption errors (a damaged page, not a database) become a named refusal. */
+/**
+ * SQLite's word that the file is damaged. SQLITE_ERROR belongs here too: the engine's own statements
+ * are fixed, so they fail that way only when the schema SQLite read from the file is garbled (a
+ * flipped byte on the first page reads as "no such column: body" or "table meta already exists").
+ * I/O, permission and lock errors stay what they are.
+ */
 function unreadable(error: Error): Error {
-  return /SQLITE_CORRUPT|SQLITE_NOTADB|malformed/i.test(error.message) ? new JournalCorruptError('unreadable_file', error.message) : error;
+  return /SQLITE_CORRUPT|SQLITE_NOTADB|SQLITE_ERROR|SQLITE_SCHEMA|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_FORMAT|malformed/i.test(error.message) ? new JournalCorruptError('unreadable_file', error.message) : error;
 }
