@@ -73,8 +73,8 @@ export class HistoryStore {
     const row = await store.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
     store.projectedThrough = Number(row.value);
     store.statements = {
-      orders: prepareInsert(db, 'orders', ORDER_COLUMNS),
-      trades: prepareInsert(db, 'trades', TRADE_COLUMNS),
+      orders: await prepareInsert(db, 'orders', ORDER_COLUMNS),
+      trades: await prepareInsert(db, 'trades', TRADE_COLUMNS),
     };
     return store;
   }
@@ -198,9 +198,12 @@ const TRADE_COLUMNS = 9;
  * gateway profile; this costs one JSON.stringify per flush. The last column is the view, an object
  * in the array, stored as its JSON text.
  */
-function prepareInsert(db: sqlite3.Database, table: string, columns: number): sqlite3.Statement {
+function prepareInsert(db: sqlite3.Database, table: string, columns: number): Promise<sqlite3.Statement> {
   const values = Array.from({ length: columns }, (_, index) => (index === columns - 1 ? `value->${index}` : `value->>${index}`));
-  return db.prepare(`INSERT OR REPLACE INTO ${table} SELECT ${values.join(', ')} FROM json_each(?)`);
+  // With a callback, so a damaged history file fails the open instead of emitting an unhandled 'error'.
+  return new Promise((resolve, reject) => {
+    const statement = db.prepare(`INSERT OR REPLACE INTO ${table} SELECT ${values.join(', ')} FROM json_each(?)`, (error: Error | null) => (error ? reject(error) : resolve(statement)));
+  });
 }
 
 function orderRow(order: OrderView): unknown[] {

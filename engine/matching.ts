@@ -239,7 +239,7 @@ export function releaseOrderReserve(ctx: ApplyContext, order: OrderRecord, lots:
 function forgetOrder(state: ExchangeState, order: OrderRecord): void {
   state.orders.delete(order.orderId);
   const account: Account = state.accounts[order.accountId]!;
-  account.openOrders.delete(order);
+  account.openOrderIds.delete(order.orderId);
 }
 
 export function trackGoodTillDate(state: ExchangeState, instrument: string, expiresAtMs: number): void {

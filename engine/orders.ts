@@ -41,7 +41,7 @@ export function placeOrder(ctx: ApplyContext, command: PlaceOrder): void {
   }
   const stop = isStopType(command.type);
   const openOrdersMax = state.config!.raw.accounts.openOrdersMax;
-  if (account.openOrders.size >= openOrdersMax) return void ctx.reject(Reject.tooManyOpenOrders, `at most ${openOrdersMax} open orders`);
+  if (account.openOrderIds.size >= openOrdersMax) return void ctx.reject(Reject.tooManyOpenOrders, `at most ${openOrdersMax} open orders`);
   if (stop && account.stopOrderCount >= state.config!.raw.accounts.stopOrdersMax) return void ctx.reject(Reject.tooManyOpenOrders, 'too many stop orders');
   if (!stop && state.books.get(instrument.name)!.restingOrderCount >= limits.ordersPerBookMax) return void ctx.reject(Reject.bookFull, `${instrument.name} holds ${limits.ordersPerBookMax} orders`);
 
@@ -62,7 +62,7 @@ export function placeOrder(ctx: ApplyContext, command: PlaceOrder): void {
   order.reserveCurrency = holding.currency;
   reserve(ctx, account, holding.currency, holdUnits);
   state.orders.set(order.orderId, order);
-  account.openOrders.add(order);
+  account.openOrderIds.add(order.orderId);
   if (command.label) rememberLabel(state, account, command.label, order.orderId, placeFingerprint(command));
   if (stop) {
     addStopOrder(ctx, order);
@@ -177,7 +177,7 @@ export function cancelOne(ctx: ApplyContext, order: OrderRecord, reason: string)
 
 /** The account's open orders, in placement order, as a copy (safe to cancel while iterating). */
 export function openOrdersOf(state: ExchangeState, account: Account): OrderRecord[] {
-  return account.openOrders.orders();
+  return [...account.openOrderIds].map((orderId) => state.orders.get(orderId)!);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,8 +318,6 @@ function newOrderRecord(ctx: ApplyContext, account: Account, instrument: Instrum
     reservePerLotUnits: 0n,
     reserveCurrency: '',
     eventSequence: 0,
-    previousOpen: null,
-    nextOpen: null,
   };
 }
 

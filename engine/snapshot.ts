@@ -3,7 +3,6 @@ import { NO_PRICE, OrderType, PostOnly, Side, TimeInForce, type OrderSpec } from
 import { assert, fail } from './assert.js';
 import { parseExchangeConfig, type RawExchangeConfig } from './config.js';
 import type { Instrument } from './instruments.js';
-import { OpenOrderList } from './open_orders.js';
 import { newBook } from './state_machine.js';
 import { emptyState, type Account, type Capacity, type ExchangeState, type OrderRecord, type Redemption, type Withdrawal } from './state.js';
 
@@ -138,14 +137,6 @@ export function restoreState(text: string): ExchangeState {
     const order = decodeOrder(encoded);
     state.orders.set(order.orderId, order);
   }
-  for (const encoded of data.accounts as { id: number; openOrderIds: number[] }[]) {
-    const account = state.accounts[encoded.id]!;
-    for (const orderId of encoded.openOrderIds) {
-      const order = state.orders.get(orderId);
-      if (order === undefined) fail(`account ${encoded.id} lists open order ${orderId}, which the snapshot lacks`);
-      account.openOrders.add(order);
-    }
-  }
   for (const [name, timeMs, bookHash, restingOrderIds] of data.books as [string, number, string, number[]][]) {
     rebuildBook(state, name, timeMs, restingOrderIds);
     if (!(state.books.get(name)!.stateHash() === bookHash)) fail(`book ${name} does not rebuild to its snapshot hash`);
@@ -247,7 +238,7 @@ function encodeAccount(account: Account): unknown {
     owner: account.owner,
     kind: account.kind,
     balances: [...account.balances].map(([currency, balance]) => [currency, balance.available.toString(), balance.reserved.toString(), balance.bonded.toString()]),
-    openOrderIds: [...account.openOrders],
+    openOrderIds: [...account.openOrderIds],
     stopOrderCount: account.stopOrderCount,
     labels: [...account.labels].map(([label, memory]) => [label, memory.orderId, memory.fingerprint]),
     rateTokensMilli: account.rateTokensMilli,
@@ -261,7 +252,7 @@ function decodeAccount(encoded: ReturnType<typeof encodeAccount> & Record<string
     owner: encoded.owner,
     kind: encoded.kind,
     balances: new Map(encoded.balances.map(([currency, available, reserved, bonded]: string[]) => [currency, { available: BigInt(available), reserved: BigInt(reserved), bonded: BigInt(bonded) }])),
-    openOrders: new OpenOrderList(),
+    openOrderIds: new Set(encoded.openOrderIds),
     stopOrderCount: encoded.stopOrderCount,
     labels: new Map(encoded.labels.map(([label, orderId, fingerprint]: [string, number, string]) => [label, { orderId, fingerprint }])),
     rateTokensMilli: encoded.rateTokensMilli,
@@ -270,13 +261,11 @@ function decodeAccount(encoded: ReturnType<typeof encodeAccount> & Record<string
 }
 
 function encodeOrder(order: OrderRecord): unknown {
-  // The open-order links are structure, rebuilt from each account's openOrderIds on restore.
-  const { previousOpen: _previous, nextOpen: _next, ...fields } = order;
-  return { ...fields, feeUnits: order.feeUnits.toString(), reservePerLotUnits: order.reservePerLotUnits.toString() };
+  return { ...order, feeUnits: order.feeUnits.toString(), reservePerLotUnits: order.reservePerLotUnits.toString() };
 }
 
 function decodeOrder(encoded: Record<string, unknown>): OrderRecord {
-  return { ...(encoded as unknown as OrderRecord), feeUnits: BigInt(encoded.feeUnits as string), reservePerLotUnits: BigInt(encoded.reservePerLotUnits as string), previousOpen: null, nextOpen: null };
+  return { ...(encoded as unknown as OrderRecord), feeUnits: BigInt(encoded.feeUnits as string), reservePerLotUnits: BigInt(encoded.reservePerLotUnits as string) };
 }
 
 function encodeAmounts(amounts: Map<string, bigint>): [string, string][] {

@@ -1,5 +1,4 @@
 import { OrderIndex } from './order_index.js';
-import type { OpenOrderList } from './open_orders.js';
 import type { OrderBook } from '../book/index.js';
 import type { AccountKindText, SelfTradeText } from './commands.js';
 import type { ExchangeConfig } from './config.js';
@@ -30,8 +29,8 @@ export interface Account {
   owner: string;
   kind: AccountKindText;
   balances: Map<string, Balance>;
-  /** Open book orders and untriggered stop orders, in placement order (iterates their ids). */
-  openOrders: OpenOrderList<OrderRecord>;
+  /** Open book orders and untriggered stop orders, in placement order. */
+  openOrderIds: Set<number>;
   stopOrderCount: number;
   /** Recent labels (insertion order) for idempotent retries; bounded by limits. */
   labels: Map<string, LabelMemory>;
@@ -58,9 +57,6 @@ export interface OrderRecord extends Omit<OrderView, 'stopOrderId'> {
   reserveCurrency: string;
   /** Command sequence of the last event emitted for this order (one event per order per command). */
   eventSequence: number;
-  /** Its neighbours on its account's open-order list (open_orders.ts); null when first, last or closed. Not in snapshots. */
-  previousOpen: OrderRecord | null;
-  nextOpen: OrderRecord | null;
 }
 
 export interface Withdrawal {

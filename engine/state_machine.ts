@@ -7,7 +7,6 @@ import type { Event } from './events.js';
 import { completeWithdrawal, creditCapacity, creditDeposit, failWithdrawal, fulfilRedemption, redeemCredits, requestWithdrawal, transfer } from './funds.js';
 import { instrumentsToList, spotInstruments, type Instrument } from './instruments.js';
 import { limits } from './limits.js';
-import { OpenOrderList } from './open_orders.js';
 import { expireGoodTillDate } from './matching.js';
 import { amendOrder, cancelAll, cancelByLabel, cancelOne, cancelOrder, placeOrder } from './orders.js';
 import { Reject } from './result_codes.js';
@@ -171,7 +170,7 @@ function createAccount(ctx: ApplyContext, command: CreateAccount): void {
     owner: command.owner,
     kind: command.accountKind,
     balances: new Map(),
-    openOrders: new OpenOrderList(),
+    openOrderIds: new Set(),
     stopOrderCount: 0,
     labels: new Map(),
     rateTokensMilli: state.config!.raw.accounts.orderBurst * 1000,

@@ -384,7 +384,7 @@ export class Exchange {
   }
 
   openOrderIds(accountId: number): number[] {
-    return [...(this.state.accounts[accountId]?.openOrders ?? [])];
+    return [...(this.state.accounts[accountId]?.openOrderIds ?? [])];
   }
 
   /**
@@ -504,7 +504,7 @@ export function ledgerDigest(state: ExchangeState): string {
     accounts: state.accounts.slice(1).map((account) => ({
       id: account!.id,
       balances: [...account!.balances],
-      openOrderIds: [...account!.openOrders],
+      openOrderIds: [...account!.openOrderIds],
       stopOrderCount: account!.stopOrderCount,
       labels: [...account!.labels],
       rate: [account!.rateTokensMilli, account!.rateUpdatedMs],
@@ -524,8 +524,7 @@ export function ledgerDigest(state: ExchangeState): string {
     halted: state.haltedReason,
     config: state.config?.raw ?? null,
   };
-  // An order's open-list links are structure (its account's openOrderIds above says the same), and circular.
-  return JSON.stringify(digest, (key, value) => (key === 'previousOpen' || key === 'nextOpen' ? undefined : typeof value === 'bigint' ? `${value}n` : value));
+  return JSON.stringify(digest, (_key, value) => (typeof value === 'bigint' ? `${value}n` : value));
 }
 
 /**

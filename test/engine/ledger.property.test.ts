@@ -368,7 +368,7 @@ function buildPlace(draft: Extract<Draft, { kind: 'place' }>, postOnly: boolean)
 /** An order id for an amend or cancel: mostly one of the account's own open orders. */
 function pickOrder(world: World, accountId: number, pickIndex: number, anyone: boolean): number {
   const state = world.exchange.state;
-  const candidates = anyone ? [...state.orders.keys()] : [...(state.accounts[accountId]?.openOrders ?? [])];
+  const candidates = anyone ? [...state.orders.keys()] : [...(state.accounts[accountId]?.openOrderIds ?? [])];
   if (candidates.length > 0) return candidates[pickIndex % candidates.length];
   return 1 + (pickIndex % Math.max(1, state.nextOrderId));
 }
