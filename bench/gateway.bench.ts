@@ -122,6 +122,12 @@ async function serverMain(): Promise<void> {
   let overlapped = 0;
   let appending = 0;
   let statsSinceMs = performance.now();
+  // BENCH_TIMELINE=<prefix>: every commit [start, end (epoch ms), commands] and GC pause [start, ms]
+  // since the last stats reset, written to <prefix>-server-<n>.json with each stats reply.
+  const timeline = process.env.BENCH_TIMELINE;
+  let timelineCommits: number[][] = [];
+  let timelineGc: number[][] = [];
+  let timelineFiles = 0;
   journal.append = (entries) => {
     const startedMs = performance.now();
     batchSize.record(entries.length);
@@ -131,7 +137,9 @@ async function serverMain(): Promise<void> {
     committed.then(
       () => {
         appending--;
-        commit.record((performance.now() - startedMs) * 1000);
+        const endedMs = performance.now();
+        commit.record((endedMs - startedMs) * 1000);
+        if (timeline) timelineCommits.push([performance.timeOrigin + startedMs, performance.timeOrigin + endedMs, entries.length]);
       },
       () => {
         appending--;
@@ -148,6 +156,7 @@ async function serverMain(): Promise<void> {
     for (const entry of list.getEntries()) {
       gcPauses++;
       gcPauseSumMs += entry.duration;
+      if (timeline) timelineGc.push([performance.timeOrigin + entry.startTime, entry.duration]);
       gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
     }
   }).observe({ entryTypes: ['gc'] });
@@ -155,6 +164,8 @@ async function serverMain(): Promise<void> {
     gcPauses = 0;
     gcPauseSumMs = 0;
     gcPauseMaxMs = 0;
+    timelineCommits = [];
+    timelineGc = [];
     batchSize = new LatencyHistogram();
     commit = new LatencyHistogram();
     overlapped = 0;
@@ -182,6 +193,7 @@ async function serverMain(): Promise<void> {
         } else if (command.type === 'stats-reset') {
           resetStats();
         } else if (command.type === 'stats') {
+          if (timeline) writeFileSync(`${timeline}-server-${++timelineFiles}.json`, JSON.stringify({ commits: timelineCommits, gc: timelineGc }));
           reply({
             type: 'stats',
             stats: {

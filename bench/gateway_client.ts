@@ -20,6 +20,7 @@
 // error code, order_id, order_state), which keeps the generator's CPU small on a 2-core machine.
 
 import { WebSocket } from 'ws';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -236,6 +237,8 @@ class Random {
 }
 
 const nowMs = (): number => performance.now();
+/** BENCH_TIMELINE=<prefix>: each open-loop run writes its requests' timings to <prefix>-client-<pid>-<n>.json. */
+const TIMELINE = process.env.BENCH_TIMELINE;
 
 function send(message: ClientMessage): void {
   process.send?.(message);
@@ -446,6 +449,8 @@ class OrdersRun {
   sentInWindow = 0;
   skipped = 0;
   lateSends = 0;
+  /** BENCH_TIMELINE: per request [scheduled, sent, received (epoch ms), server usDiff]. */
+  readonly timeline: number[][] = [];
   private failed = false;
   private drainWaiter: (() => void) | undefined;
 
@@ -480,6 +485,7 @@ class OrdersRun {
       if (ok) this.okInWindow++;
     }
     if (request.inWindow) {
+      if (TIMELINE) this.timeline.push([performance.timeOrigin + request.scheduledMs, performance.timeOrigin + request.sentMs, performance.timeOrigin + receivedMs, usDiff]);
       this.latency.record((receivedMs - request.scheduledMs) * 1000);
       this.serviceLatency.record((receivedMs - request.sentMs) * 1000);
       if (Number.isFinite(usDiff)) this.serverUsDiff.record(usDiff);
@@ -595,6 +601,7 @@ async function runOrders(job: OrdersJob): Promise<OrdersResult> {
   run.sending = false;
   await run.drain(10_000);
   const unanswered = run.waiting();
+  if (TIMELINE && job.mode === 'open') writeFileSync(`${TIMELINE}-client-${process.pid}-${job.ratePerSec}.json`, JSON.stringify(run.timeline));
   let restingAtEnd = 0;
   for (const connection of run.connections) {
     restingAtEnd += connection.resting.length;

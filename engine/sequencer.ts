@@ -47,6 +47,9 @@ export interface SequencerOptions {
   onSnapshotFailed?: (cause: unknown) => void;
 }
 
+/** The smallest part a queue is split into to fill the pipeline (see nextBatchSize). */
+const SPLIT_BATCH_MIN = 64;
+
 interface Pending {
   command: Command;
   resolve: (result: CommandResult) => void;
@@ -118,8 +121,9 @@ export class Sequencer {
   private runBatch(): void {
     if (this.queue.length === 0 || this.batchesInFlight >= this.batchesInFlightMax) return;
     if (this.state.haltedReason !== '') return this.answerAllHalted();
-    const taken = this.queue.length <= this.batchCommandsMax ? this.queue : this.queue.slice(0, this.batchCommandsMax);
-    this.queue = taken === this.queue ? [] : this.queue.slice(this.batchCommandsMax);
+    const size = this.nextBatchSize();
+    const taken = this.queue.length <= size ? this.queue : this.queue.slice(0, size);
+    this.queue = taken === this.queue ? [] : this.queue.slice(size);
     // One object per command is both its journal entry and its result (a third fewer allocations).
     const results = new Array<CommandResult & JournalEntry>(taken.length);
     try {
@@ -169,6 +173,22 @@ export class Sequencer {
       this.notifyIdle();
     });
     this.schedule();
+  }
+
+  /**
+   * How many queued commands the next batch takes. A queue that arrived at once (a client's window
+   * refilled by one batch's replies) is shared out over the free pipeline slots, so the first part
+   * commits while the next is applied, instead of one batch applying while the fsync thread idles
+   * and then committing while the JS thread idles. Below SPLIT_BATCH_MIN commands a part is not
+   * worth its own commit (each costs ~0.2 ms of CPU on SQLite's thread), and under overload the
+   * batch cap rules as before. Measured on the engine bench at 250 in flight: 201-228k cmd/s with
+   * p50 0.9-1.1 ms before, 240k+ with p50 0.7-0.8 ms after (bench/ENGINE.md).
+   */
+  private nextBatchSize(): number {
+    const freeSlots = this.batchesInFlightMax - this.batchesInFlight;
+    const queued = this.queue.length;
+    if (freeSlots < 2 || queued < 2 * SPLIT_BATCH_MIN) return Math.min(queued, this.batchCommandsMax);
+    return Math.min(Math.ceil(queued / freeSlots), this.batchCommandsMax);
   }
 
   /** Off the release path: a slow snapshot write delays no reply. A failed one is only logged by the caller. */
