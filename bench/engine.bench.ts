@@ -4,7 +4,8 @@
 // wrote. Notes and results: bench/ENGINE.md.
 //
 //   npm run bench:engine                  window sweep, then 3 durable runs (each followed by a
-//                                         full replay of its journal), then open-loop latency runs
+//                                         full replay of its journal), 3 runs at each of W=100/200/250
+//                                         for the latency-bounded figure, then open-loop latency runs
 //   npm run bench:engine -- --quick       smoke run (≈ 10 s quiet, ≈ 30 s busy): generated 150k ops, W=500
 //   options: --runs=N  --window=W (skips the sweep)  --windows=1000,5000  --rates=50000,100000 (or none)
 //            --seconds=S (open loop)  --accounts=N  --assign=split|hash  --cancels=predict|defer|wait
@@ -80,7 +81,10 @@ const H100_UNITS_PER_HOUR = 1_000_000n;
 const PROVIDER_USDAI_UNITS = '1' + '0'.repeat(33);
 const CAPACITY_REFERENCE_PRICE_TICKS = 10_000;
 const RATE_LIMITS_LIFTED = { ordersPerSecond: 1_000_000_000, orderBurst: 1_000_000_000, openOrdersMax: 10_000 };
-const DEFAULT_WINDOWS = [100, 250, 500, 1_000, 2_000, 5_000];
+const DEFAULT_WINDOWS = [100, 200, 250, 500, 1_000, 2_000, 5_000];
+/** The goal's latency bound, and the windows whose full runs are checked against it (see 2b). */
+const P99_BOUND_MS = 5;
+const BOUNDED_WINDOWS = [100, 200, 250];
 const SWEEP_OPS = 250_000;
 /** The sweep picks the smallest window whose throughput is within this share of the best one. */
 const SWEEP_TOLERANCE = 0.1;
@@ -352,6 +356,32 @@ async function parentMain(): Promise<void> {
       for (const name of readdirSync(workDirectory)) if (name.startsWith('replay-')) rmSync(join(workDirectory, name), { force: true });
     }
 
+    // 2b. Latency-bounded throughput. The goal asks for a rate and a p99 together, and the window
+    //     that maximizes throughput is not the one that keeps p99 low (past saturation latency grows
+    //     with W). So the same durable runs (no replays) are made at each of BOUNDED_WINDOWS; the
+    //     figure is the best median throughput among the windows whose median p99 is under
+    //     P99_BOUND_MS (or, if none is, the window with the lowest p99). A single sweep run per
+    //     window was too noisy to choose by.
+    let bounded: { window: number; runs: DriveResult[] } | undefined;
+    if (!options.windowFixed && !options.quick) {
+      const candidates: { window: number; runs: DriveResult[] }[] = [];
+      for (const candidate of BOUNDED_WINDOWS) {
+        const runs: DriveResult[] = candidate === window ? durable : [];
+        for (let index = runs.length; index < options.runs; index++) {
+          const task = driveTask({ window: candidate });
+          const result = await run<DriveResult>(task);
+          removeJournal(task.journalPath);
+          runs.push(result);
+          progress(`latency-bounded candidate W=${candidate} run ${index + 1}/${options.runs}: ${fmtInt(result.commandsPerSec)} cmd/s, p99 ${fmtMs(result.latency.p99)} ms`);
+        }
+        candidates.push({ window: candidate, runs });
+      }
+      const p99Of = (entry: { runs: DriveResult[] }) => median(entry.runs.map((r) => r.latency.p99));
+      const rateOf = (entry: { runs: DriveResult[] }) => median(entry.runs.map((r) => r.commandsPerSec));
+      const within = candidates.filter((entry) => p99Of(entry) < P99_BOUND_MS).sort((a, b) => rateOf(b) - rateOf(a));
+      bounded = within[0] ?? [...candidates].sort((a, b) => p99Of(a) - p99Of(b))[0];
+    }
+
     // 3. Open loop at fixed rates, and at shares of the capacity just measured.
     const openLoop: DriveResult[] = [];
     const capacity = median(durable.map((r) => r.commandsPerSec));
@@ -364,7 +394,7 @@ async function parentMain(): Promise<void> {
       progress(`open loop ${fmtInt(rate)}/s: achieved ${fmtInt(result.commandsPerSec)} cmd/s, p99 ${fmtMs(result.latency.p99)} ms`);
     }
 
-    const summary = { ...summarize(options, source, window, durable, replays, openLoop, sweep, [loadAtStart, loadavg()[0]]), childFailures };
+    const summary = { ...summarize(options, source, window, durable, replays, openLoop, sweep, bounded, [loadAtStart, loadavg()[0]]), childFailures };
     printReport(summary, durable, replays, openLoop);
     if (childFailures.length > 0) console.log(`Child processes that died and were retried: ${childFailures.join('; ')}`);
     if (profileDirectory !== undefined) printProfiles(profileDirectory);
@@ -478,7 +508,9 @@ const round = (x: number, digits = 3): number => (Number.isFinite(x) ? Number(x.
 const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
 const fmtMs = (x: number): string => (!Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-function summarize(options: Options, source: WorkloadSource, window: number, durable: DriveResult[], replays: ReplayResult[], openLoop: DriveResult[], sweep: { window: number; result: DriveResult }[], loadAverages: number[]) {
+function summarize(options: Options, source: WorkloadSource, window: number, durable: DriveResult[], replays: ReplayResult[], openLoop: DriveResult[], sweep: { window: number; result: DriveResult }[], bounded: { window: number; runs: DriveResult[] } | undefined, loadAverages: number[]) {
+  const boundedCommandsPerSec = bounded === undefined ? 0 : median(bounded.runs.map((r) => r.commandsPerSec));
+  const boundedP99 = bounded === undefined ? Infinity : median(bounded.runs.map((r) => r.latency.p99));
   const durableCommandsPerSec = median(durable.map((r) => r.commandsPerSec));
   const replayCommandsPerSec = median(replays.map((r) => r.commandsPerSec));
   const p99 = median(durable.map((r) => r.latency.p99));
@@ -551,8 +583,21 @@ function summarize(options: Options, source: WorkloadSource, window: number, dur
       refused: r.refused,
     })),
     sweep: sweep.map((entry) => ({ window: entry.window, commandsPerSec: Math.round(entry.result.commandsPerSec), p99Ms: round(entry.result.latency.p99) })),
+    /** Durable runs at the best of BOUNDED_WINDOWS with median p99 under P99_BOUND_MS (or the lowest-p99 one); null with --window or --quick. */
+    latencyBounded:
+      bounded === undefined
+        ? null
+        : {
+            window: bounded.window,
+            p99BoundMs: P99_BOUND_MS,
+            durableCommandsPerSec: Math.round(boundedCommandsPerSec),
+            durableCommandsPerSecRuns: bounded.runs.map((r) => Math.round(r.commandsPerSec)),
+            ackLatencyP50Ms: round(median(bounded.runs.map((r) => r.latency.p50))),
+            ackLatencyP99Ms: round(boundedP99),
+            ackLatencyP999Ms: round(median(bounded.runs.map((r) => r.latency.p999))),
+          },
     goals: {
-      durable200kWithP99Under5ms: durableCommandsPerSec >= 200_000 && p99 < 5,
+      durable200kWithP99Under5ms: (durableCommandsPerSec >= 200_000 && p99 < 5) || (boundedCommandsPerSec >= 200_000 && boundedP99 < 5),
       replayAtLeast5xLive: replayCommandsPerSec >= 5 * durableCommandsPerSec,
     },
     loadAverage1m: loadAverages.map((x) => round(x, 2)),
@@ -627,7 +672,11 @@ function printReport(summary: ReturnType<typeof summarize>, durable: DriveResult
   }
   const yes = (x: boolean): string => (x ? 'MET' : 'NOT MET');
   console.log(`Load average (1 min) at start/end: ${summary.loadAverage1m.join(' / ')} on ${cpus().length} cores (other work on the machine skews every figure)`);
-  console.log(`Goals: ≥200,000 durable cmd/s with p99 ack < 5 ms: ${yes(summary.goals.durable200kWithP99Under5ms)} (${fmtInt(summary.durableCommandsPerSec)} cmd/s, p99 ${fmtMs(summary.ackLatencyP99Ms)} ms); replay ≥5× live: ${yes(summary.goals.replayAtLeast5xLive)} (${summary.replayToLiveRatio}×)`);
+  const bounded = summary.latencyBounded;
+  if (bounded !== null) {
+    console.log(`Latency-bounded (of W=${BOUNDED_WINDOWS.join(', ')}: the highest throughput with median p99 < ${bounded.p99BoundMs} ms, else the lowest p99; W=${bounded.window}, ${bounded.durableCommandsPerSecRuns.length} runs): median ${fmtInt(bounded.durableCommandsPerSec)} cmd/s (${bounded.durableCommandsPerSecRuns.map(fmtInt).join(' / ')}), ack p50 ${fmtMs(bounded.ackLatencyP50Ms)} / p99 ${fmtMs(bounded.ackLatencyP99Ms)} / p99.9 ${fmtMs(bounded.ackLatencyP999Ms)} ms`);
+  }
+  console.log(`Goals: ≥200,000 durable cmd/s with p99 ack < 5 ms: ${yes(summary.goals.durable200kWithP99Under5ms)} (W=${summary.window}: ${fmtInt(summary.durableCommandsPerSec)} cmd/s, p99 ${fmtMs(summary.ackLatencyP99Ms)} ms${bounded === null ? '' : `; W=${bounded.window}: ${fmtInt(bounded.durableCommandsPerSec)} cmd/s, p99 ${fmtMs(bounded.ackLatencyP99Ms)} ms`}); replay ≥5× live: ${yes(summary.goals.replayAtLeast5xLive)} (${summary.replayToLiveRatio}×)`);
 }
 
 function table(header: string[], rows: string[][]): string {
