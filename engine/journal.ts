@@ -46,13 +46,15 @@ export class JournalCorruptError extends Error {
 }
 
 const SCHEMA_VERSION = '1';
+/** The tables, created together in one transaction in a new file (so their root pages are fixed). */
 const SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
        CREATE TABLE IF NOT EXISTS journal (
          batch INTEGER PRIMARY KEY, first_sequence INTEGER NOT NULL, last_sequence INTEGER NOT NULL,
          body TEXT NOT NULL, hash TEXT NOT NULL);
        CREATE TABLE IF NOT EXISTS snapshots (
          sequence INTEGER PRIMARY KEY, batch INTEGER NOT NULL, state_hash TEXT NOT NULL, body TEXT NOT NULL);`;
-const SCHEMA_ROWS_QUERY = 'SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rootpage, name';
+/** sqlite_master in creation order. */
+const SCHEMA_ROWS_QUERY = 'SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rowid';
 
 interface SchemaRow {
   type: string;
@@ -70,7 +72,7 @@ function expectedSchemaRows(): Promise<SchemaRow[]> {
     const db = new sqlite3.Database(':memory:', (openError) => {
       if (openError) return reject(openError);
       db.exec(SCHEMA_SQL, (execError) => {
-        if (execError) return reject(execError);
+        if (execError) return db.close(() => reject(execError));
         db.all(SCHEMA_ROWS_QUERY, (queryError, rows) => db.close(() => (queryError ? reject(queryError) : resolve(rows as SchemaRow[]))));
       });
     });
@@ -203,9 +205,13 @@ export class SqliteJournal {
     const pages = (await this.get<{ page_count: number }>('PRAGMA page_count')).page_count;
     if (found.length === 0 && pages <= 1) return;
     const expected = await expectedSchemaRows();
-    const difference = expected.findIndex((row, index) => JSON.stringify(row) !== JSON.stringify(found[index]));
-    if (difference >= 0 || found.length !== expected.length) {
-      const row = expected[difference] ?? found[expected.length];
+    // A first open that crashed while creating the tables (before session 3 each was its own
+    // transaction) leaves a prefix of them and no other pages; a prefix with more pages than its
+    // tables' roots means rows went missing from the schema (say, a damaged cell count).
+    const tornCreation = found.length < expected.length && pages <= 1 + found.length;
+    const problem = expected.slice(0, found.length).find((row, index) => JSON.stringify(row) !== JSON.stringify(found[index]));
+    if (problem !== undefined || (found.length !== expected.length && !tornCreation)) {
+      const row = problem ?? found[found.length - 1];
       throw new JournalCorruptError('unreadable_file', `the schema in the file (${pages} pages) is not the journal's: ${row?.type ?? 'entry'} ${row?.name ?? ''} differs`);
     }
   }
@@ -229,8 +235,11 @@ export class SqliteJournal {
     await this.exec('PRAGMA synchronous = FULL');
     await this.exec('PRAGMA foreign_keys = ON');
     await this.refuseDamagedSchema();
-    await this.exec(`${SCHEMA_SQL}
-       INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');`);
+    // One transaction, so a crash cannot leave half a schema (nothing else uses the connection yet).
+    await this.exec(`BEGIN IMMEDIATE;
+       ${SCHEMA_SQL}
+       INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}');
+       COMMIT;`);
     const settings = await this.settings();
     if (settings.journalMode !== 'wal' || settings.synchronous !== 2 || settings.foreignKeys !== 1) {
       throw new JournalCorruptError('wrong_settings', `journal_mode=${settings.journalMode} synchronous=${settings.synchronous} foreign_keys=${settings.foreignKeys}`);
@@ -322,20 +331,28 @@ export class SqliteJournal {
     });
   }
 
-  /** Stores a snapshot taken right after `batch`; keeps the newest few. */
-  writeSnapshot(snapshot: StoredSnapshot): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.db.serialize(() => {
-        this.db.run('BEGIN IMMEDIATE');
-        this.db.run('INSERT OR REPLACE INTO snapshots (sequence, batch, state_hash, body) VALUES (?, ?, ?, ?)', [snapshot.sequence, snapshot.batch, snapshot.stateHash, snapshot.body]);
-        this.db.run(`DELETE FROM snapshots WHERE sequence NOT IN (SELECT sequence FROM snapshots ORDER BY sequence DESC LIMIT ${SNAPSHOTS_KEPT})`);
-        this.db.run('COMMIT', (error) => {
-          if (error) return reject(error);
-          this.noteAppended(snapshot.body.length);
-          resolve();
-        });
-      });
-    });
+  /**
+   * Stores a snapshot taken right after `batch`; keeps the newest few. Two statements, each its own
+   * autocommit transaction, never BEGIN … COMMIT: the journal's INSERT is a prepared statement, and
+   * node-sqlite3 runs those straight on the connection, outside the Database's queue, so an append
+   * could land inside an open transaction and be answered before that transaction committed. The
+   * single BEGIN IMMEDIATE … COMMIT snapshot write before session 3 had that window. A crash
+   * between the two statements leaves one snapshot more, which the next write removes.
+   */
+  async writeSnapshot(snapshot: StoredSnapshot): Promise<void> {
+    await this.run('INSERT OR REPLACE INTO snapshots (sequence, batch, state_hash, body) VALUES (?, ?, ?, ?)', [snapshot.sequence, snapshot.batch, snapshot.stateHash, snapshot.body]);
+    await this.run(`DELETE FROM snapshots WHERE sequence NOT IN (SELECT sequence FROM snapshots ORDER BY sequence DESC LIMIT ${SNAPSHOTS_KEPT})`);
+    this.noteAppended(snapshot.body.length);
+  }
+
+  /** One statement on the writer; resolves with the number of rows it changed. */
+  private run(sql: string, parameters: unknown[] = []): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.db.run(sql, parameters, function (this: sqlite3.RunResult, error: Error | null) {
+        if (error) reject(unreadable(error));
+        else resolve(this.changes);
+      }),
+    );
   }
 
   get sequence(): number {

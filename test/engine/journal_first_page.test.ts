@@ -13,6 +13,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JournalCorruptError, SqliteJournal, type JournalEntry } from '../../engine/index.js';
+import sqlite3 from 'sqlite3';
 import { Prng } from './_workload.js';
 
 const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
@@ -84,3 +85,18 @@ async function openAndLoad(path: string): Promise<Outcome> {
     await journal?.close().catch(() => undefined);
   }
 }
+
+t.test('a first open that crashed halfway through creating the tables (older versions) opens as an empty journal', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'journal-torn-schema-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'torn.sqlite');
+  // What the first version's open had committed after its first CREATE statement (one transaction each then).
+  await new Promise<void>((resolve, reject) => {
+    const db = new sqlite3.Database(path, (openError) => {
+      if (openError) return reject(openError);
+      db.exec('PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);', (error) => db.close(() => (error ? reject(error) : resolve())));
+    });
+  });
+  t.same(await openAndLoad(path), { kind: 'opened', lastBatch: 0, lastSequence: 0 }, 'it opens, empty, and the rest of the schema is created');
+  t.same(await openAndLoad(path), { kind: 'opened', lastBatch: 0, lastSequence: 0 }, 'and opens again with the whole schema');
+});
