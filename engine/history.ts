@@ -40,8 +40,8 @@ const FLUSH_DELAY_MS = 20;
 
 export class HistoryStore {
   private projectedThrough = 0;
-  /** Each takes all of a flush's rows as one JSON parameter (see insertFromJson). */
-  private readonly insertSql = { orders: insertFromJson('orders', ORDER_COLUMNS), trades: insertFromJson('trades', TRADE_COLUMNS) };
+  /** Prepared once; each takes all of a flush's rows as one JSON parameter (see ROWS_FROM_JSON). */
+  private statements: Record<'orders' | 'trades', sqlite3.Statement> | undefined;
   private writes: Promise<void> = Promise.resolve();
   /** The first failed write, if any: history then stops and the next start re-projects. */
   failure: Error | undefined;
@@ -72,6 +72,10 @@ export class HistoryStore {
     `);
     const row = await store.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
     store.projectedThrough = Number(row.value);
+    store.statements = {
+      orders: await prepareInsert(db, 'orders', ORDER_COLUMNS),
+      trades: await prepareInsert(db, 'trades', TRADE_COLUMNS),
+    };
     return store;
   }
 
@@ -115,11 +119,8 @@ export class HistoryStore {
     const written = new Promise<void>((resolve, reject) => {
       this.db.serialize(() => {
         this.db.run('BEGIN');
-        // Database#run, not prepared statements: node-sqlite3 runs a prepared statement outside the
-        // Database's queue, so its rows could land outside this transaction (after the COMMIT that
-        // already moved projected_sequence past them). One prepare per flush costs nothing.
-        if (orderRows.length > 0) this.db.run(this.insertSql.orders, [JSON.stringify(orderRows)]);
-        if (tradeRows.length > 0) this.db.run(this.insertSql.trades, [JSON.stringify(tradeRows)]);
+        if (orderRows.length > 0) this.statements!.orders.run([JSON.stringify(orderRows)]);
+        if (tradeRows.length > 0) this.statements!.trades.run([JSON.stringify(tradeRows)]);
         this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)]);
         this.db.run('COMMIT', (error) => (error ? reject(error) : resolve()));
       });
@@ -171,6 +172,7 @@ export class HistoryStore {
 
   async close(): Promise<void> {
     await this.whenWritten();
+    for (const statement of Object.values(this.statements ?? {})) statement.finalize();
     await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
   }
 
@@ -196,9 +198,12 @@ const TRADE_COLUMNS = 9;
  * gateway profile; this costs one JSON.stringify per flush. The last column is the view, an object
  * in the array, stored as its JSON text.
  */
-function insertFromJson(table: string, columns: number): string {
+function prepareInsert(db: sqlite3.Database, table: string, columns: number): Promise<sqlite3.Statement> {
   const values = Array.from({ length: columns }, (_, index) => (index === columns - 1 ? `value->${index}` : `value->>${index}`));
-  return `INSERT OR REPLACE INTO ${table} SELECT ${values.join(', ')} FROM json_each(?)`;
+  // With a callback, so a damaged history file fails the open instead of emitting an unhandled 'error'.
+  return new Promise((resolve, reject) => {
+    const statement = db.prepare(`INSERT OR REPLACE INTO ${table} SELECT ${values.join(', ')} FROM json_each(?)`, (error: Error | null) => (error ? reject(error) : resolve(statement)));
+  });
 }
 
 function orderRow(order: OrderView): unknown[] {
