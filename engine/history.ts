@@ -107,7 +107,7 @@ export class HistoryStore {
   private pendingTradeRows: unknown[][] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
-  /** Writes what is pending as one transaction (ordered after earlier ones). */
+  /** Writes what is pending (after earlier flushes): the rows, then how far they reach. */
   private flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
@@ -116,15 +116,22 @@ export class HistoryStore {
     const lastSequence = this.projectedThrough;
     this.pendingOrderRows = [];
     this.pendingTradeRows = [];
-    const written = new Promise<void>((resolve, reject) => {
-      this.db.serialize(() => {
-        this.db.run('BEGIN');
-        if (orderRows.length > 0) this.statements!.orders.run([JSON.stringify(orderRows)]);
-        if (tradeRows.length > 0) this.statements!.trades.run([JSON.stringify(tradeRows)]);
-        this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)]);
-        this.db.run('COMMIT', (error) => (error ? reject(error) : resolve()));
-      });
-    });
+    // Rows first, then projected_sequence, each statement its own transaction, each awaited. Not
+    // BEGIN … COMMIT: node-sqlite3 runs prepared statements outside the Database's queue, so their
+    // rows could commit after a COMMIT that had already moved projected_sequence past them, and a
+    // crash in between would lose them from history for good. In this order a crash can only leave
+    // rows beyond projected_sequence, which re-projection writes again (INSERT OR REPLACE).
+    const runPrepared = (statement: sqlite3.Statement, rows: unknown[][]) =>
+      rows.length === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => statement.run([JSON.stringify(rows)], (error: Error | null) => (error ? reject(error) : resolve())));
+    const previous = this.writes;
+    const written = previous
+      .then(() => Promise.all([runPrepared(this.statements!.orders, orderRows), runPrepared(this.statements!.trades, tradeRows)]))
+      .then(
+        () =>
+          new Promise<void>((resolve, reject) =>
+            this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)], (error) => (error ? reject(error) : resolve())),
+          ),
+      );
     written.catch((error: Error) => {
       this.failure ??= error;
     });
