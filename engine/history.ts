@@ -53,7 +53,19 @@ export class HistoryStore {
       const opened = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(error) : resolve(opened)));
     });
     const store = new HistoryStore(db);
-    await store.exec(`
+    try {
+      await store.setUp();
+    } catch (error) {
+      await new Promise<void>((resolve) => db.close(() => resolve()));
+      throw error;
+    }
+    return store;
+  }
+
+  /** Settings, schema, how far history reaches, and the prepared INSERTs. */
+  private async setUp(): Promise<void> {
+    const db = this.db;
+    await this.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,13 +82,12 @@ export class HistoryStore {
       CREATE INDEX IF NOT EXISTS trades_by_maker ON trades (maker_account_id, trade_id);
       CREATE INDEX IF NOT EXISTS trades_by_taker ON trades (taker_account_id, trade_id);
     `);
-    const row = await store.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
-    store.projectedThrough = Number(row.value);
-    store.statements = {
+    const row = await this.get<{ value: string }>("SELECT value FROM meta WHERE key = 'projected_sequence'");
+    this.projectedThrough = Number(row.value);
+    this.statements = {
       orders: await prepareInsert(db, 'orders', ORDER_COLUMNS),
       trades: await prepareInsert(db, 'trades', TRADE_COLUMNS),
     };
-    return store;
   }
 
   /** Everything with a sequence at or below this is in the history. */

@@ -49,7 +49,14 @@ const PROJECTION_CHUNK = 1_000;
 
 export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngine> {
   const journal = await SqliteJournal.open(options.journalPath, { checkpointEveryBytes: options.checkpointEveryBytes });
-  const history = options.historyPath === undefined ? undefined : await HistoryStore.open(options.historyPath);
+  let history: HistoryStore | undefined;
+  try {
+    history = options.historyPath === undefined ? undefined : await HistoryStore.open(options.historyPath);
+  } catch (error) {
+    // The journal's connections would otherwise stay open for the life of the process.
+    await journal.close();
+    throw error;
+  }
   try {
     const { state, recovery } = await recoverState(journal, history);
     const sequencer = new Sequencer({
