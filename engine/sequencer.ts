@@ -49,6 +49,8 @@ export interface SequencerOptions {
 
 /** The smallest part a queue is split into to fill the pipeline (see nextBatchSize). */
 const SPLIT_BATCH_MIN = 64;
+/** Taken entries at the front of the queue array before it is compacted (see takeQueued). */
+const QUEUE_COMPACT_MIN = 4_096;
 
 interface Pending {
   command: Command;
@@ -66,7 +68,9 @@ export class Sequencer {
   private readonly onHalt: SequencerOptions['onHalt'];
   private readonly beforeSnapshot: SequencerOptions['beforeSnapshot'];
   private readonly onSnapshotFailed: SequencerOptions['onSnapshotFailed'];
-  private queue: Pending[] = [];
+  /** Submitted, not yet taken: queue[queueHead …]; entries before queueHead are taken (and cleared). */
+  private queue: (Pending | undefined)[] = [];
+  private queueHead = 0;
   private scheduled = false;
   private batchesInFlight = 0;
   private commandsInFlight = 0;
@@ -92,7 +96,7 @@ export class Sequencer {
   /** Queues a command; resolves once it is applied and durable (or at once with a rejection). */
   submit(command: Command): Promise<CommandResult> {
     if (this.state.haltedReason !== '') return Promise.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
-    if (this.queue.length + this.commandsInFlight >= limits.inflightCommandsMax) return Promise.resolve(this.refusal(Reject.queueFull, 'too many commands in flight'));
+    if (this.queuedCount + this.commandsInFlight >= limits.inflightCommandsMax) return Promise.resolve(this.refusal(Reject.queueFull, 'too many commands in flight'));
     return new Promise((resolve) => {
       this.queue.push({ command, resolve });
       this.schedule();
@@ -100,17 +104,17 @@ export class Sequencer {
   }
 
   get queuedCommands(): number {
-    return this.queue.length + this.commandsInFlight;
+    return this.queuedCount + this.commandsInFlight;
   }
 
   /** Resolves when everything submitted so far is committed and answered (and snapshots written). */
   async whenIdle(): Promise<void> {
-    if (this.queue.length > 0 || this.batchesInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.queuedCount > 0 || this.batchesInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.snapshotWriting;
   }
 
   private schedule(): void {
-    if (this.scheduled || this.batchesInFlight >= this.batchesInFlightMax || this.queue.length === 0) return;
+    if (this.scheduled || this.batchesInFlight >= this.batchesInFlightMax || this.queuedCount === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -119,11 +123,9 @@ export class Sequencer {
   }
 
   private runBatch(): void {
-    if (this.queue.length === 0 || this.batchesInFlight >= this.batchesInFlightMax) return;
+    if (this.queuedCount === 0 || this.batchesInFlight >= this.batchesInFlightMax) return;
     if (this.state.haltedReason !== '') return this.answerAllHalted();
-    const size = this.nextBatchSize();
-    const taken = this.queue.length <= size ? this.queue : this.queue.slice(0, size);
-    this.queue = taken === this.queue ? [] : this.queue.slice(size);
+    const taken = this.takeQueued(this.nextBatchSize());
     // One object per command is both its journal entry and its result (a third fewer allocations).
     const results = new Array<CommandResult & JournalEntry>(taken.length);
     try {
@@ -186,9 +188,36 @@ export class Sequencer {
    */
   private nextBatchSize(): number {
     const freeSlots = this.batchesInFlightMax - this.batchesInFlight;
-    const queued = this.queue.length;
+    const queued = this.queuedCount;
     if (freeSlots < 2 || queued < 2 * SPLIT_BATCH_MIN) return Math.min(queued, this.batchCommandsMax);
     return Math.min(Math.ceil(queued / freeSlots), this.batchCommandsMax);
+  }
+
+  private get queuedCount(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /**
+   * The next `size` queued commands, oldest first. The queue moves a head index instead of copying
+   * what is left after every batch (slicing the rest each time made a backlog of n commands cost
+   * O(n²) to drain); the taken prefix is dropped once it is at least half the array.
+   */
+  private takeQueued(size: number): Pending[] {
+    const start = this.queueHead;
+    const end = Math.min(this.queue.length, start + size);
+    const taken = this.queue.slice(start, end) as Pending[];
+    if (end === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+      return taken;
+    }
+    this.queue.fill(undefined, start, end);
+    this.queueHead = end;
+    if (this.queueHead >= QUEUE_COMPACT_MIN && 2 * this.queueHead >= this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return taken;
   }
 
   /** Off the release path: a slow snapshot write delays no reply. A failed one is only logged by the caller. */
@@ -215,14 +244,13 @@ export class Sequencer {
   }
 
   private answerAllHalted(): void {
-    const waiting = this.queue;
-    this.queue = [];
+    const waiting = this.takeQueued(this.queuedCount);
     for (const pending of waiting) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
     this.notifyIdle();
   }
 
   private notifyIdle(): void {
-    if (this.queue.length > 0 || this.batchesInFlight > 0) return;
+    if (this.queuedCount > 0 || this.batchesInFlight > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

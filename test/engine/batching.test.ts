@@ -55,3 +55,10 @@ t.test('a burst beyond the cap: cap-sized batches, the rest after a commit frees
   t.ok(sizes.every((size) => size <= 300), `no batch over the cap: ${sizes.join(', ')}`);
   t.same(sequences, Array.from({ length: 1_000 }, (_, index) => index + 2), 'answered in submission order');
 });
+
+t.test('a backlog of 20,000 (the queue compacts as it drains): every command once, in order, no batch over the cap', async (t) => {
+  const { sizes, sequences } = await burst(20_000, 300);
+  t.equal(sizes.reduce((sum, size) => sum + size, 0), 20_000, 'every command is journaled once');
+  t.ok(sizes.every((size) => size <= 300), `no batch over the cap (largest ${Math.max(...sizes)})`);
+  t.ok(sequences.every((sequence, index) => sequence === index + 2), 'answered in submission order, each with its own sequence');
+});
