@@ -505,16 +505,33 @@ function statsText(stats: ServerStats | undefined): string {
   return `${thousands((stats.batches / stats.elapsedMs) * 1000)} commits/s (${fmt((stats.overlapped / Math.max(1, stats.batches)) * 100, 0)}% while another was in flight), batch mean ${fmt(batchSize.sumUs / Math.max(1, batchSize.count), 1)} (p99 ${batchSize.percentileUs(0.99)}), commit p50 ${fmt(commit.percentileMs(0.5))} ms p99 ${fmt(commit.percentileMs(0.99))} ms, loop delay p99 ${fmt(stats.eventLoopDelayP99Ms)} max ${fmt(stats.eventLoopDelayMaxMs)} ms, GC ${stats.gcPauses} pauses (${fmt((stats.gcPauseSumMs / stats.elapsedMs) * 100, 1)}% of the time, longest ${fmt(stats.gcPauseMaxMs)} ms)`;
 }
 
+/**
+ * A CPU profile of the server over one measured window: `start` and `stop` go in measureOrders'
+ * hooks, `written` resolves once the server has written the profile (nothing to do without a path).
+ */
+function serverProfiler(server: ServerHandle, path: string | undefined): { start(): void; stop(): void; written(): Promise<unknown> } {
+  let profiled: Promise<ServerReply> | undefined;
+  return {
+    start: () => path !== undefined && server.send({ type: 'profile-start', intervalUs: 250 }),
+    stop: () => {
+      if (path === undefined) return;
+      profiled = server.next('profiled');
+      server.send({ type: 'profile-stop', path });
+    },
+    written: () => profiled ?? Promise.resolve(),
+  };
+}
+
 async function throughputRun(connectionCount: number, window: number, profilePath?: string, measureMs = throughputSeconds * 1000, stracePath?: string): Promise<ThroughputRun> {
   const server = await startServer();
   try {
     const accounts = await createAccounts(server, connectionCount, 'tp');
-    let profiled: Promise<ServerReply> | undefined;
+    const profiler = serverProfiler(server, profilePath);
     let strace: ChildProcess | undefined;
     let straced: Promise<void> | undefined;
     const { result, sampler, stats } = await measureOrders(server, ordersJob(server.wsUrl, accounts, { connections: connectionCount, window, measureMs }), {
       onStart: () => {
-        if (profilePath !== undefined) server.send({ type: 'profile-start', intervalUs: 250 });
+        profiler.start();
         if (stracePath !== undefined) {
           strace = spawn('strace', ['-c', '-f', '-p', String(server.pid), '-o', stracePath], { stdio: 'ignore' });
           straced = new Promise((resolve) => strace!.once('exit', () => resolve()));
@@ -522,14 +539,11 @@ async function throughputRun(connectionCount: number, window: number, profilePat
         }
       },
       onEnd: () => {
-        if (profilePath !== undefined) {
-          profiled = server.next('profiled');
-          server.send({ type: 'profile-stop', path: profilePath });
-        }
+        profiler.stop();
         strace?.kill('SIGINT');
       },
     });
-    if (profiled !== undefined) await profiled;
+    await profiler.written();
     if (straced !== undefined) await straced;
     const latency = LatencyHistogram.from(result.latency);
     return {
@@ -583,19 +597,12 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
         const job = ordersJob(server.wsUrl, accounts, { mode: 'open', ratePerSec: rate.ratePerSec, warmupMs: latencyWarmupMs, measureMs: latencySeconds * 1000, seed: seed + run * 31 + index });
         // BENCH_PROFILE_OPEN=1: a CPU profile of the server over each open-loop window, summarized after the run.
         const profilePath = process.env.BENCH_PROFILE_OPEN ? join(repoRoot, `bench/.cache/gateway-open-${rate.ratePerSec}-${Date.now()}.cpuprofile`) : undefined;
-        let profiled: Promise<ServerReply> | undefined;
         if (profilePath !== undefined) mkdirSync(join(repoRoot, 'bench/.cache'), { recursive: true });
-        const { result, sampler, stats } = await measureOrders(server, job, {
-          onStart: () => profilePath !== undefined && server.send({ type: 'profile-start', intervalUs: 250 }),
-          onEnd: () => {
-            if (profilePath === undefined) return;
-            profiled = server.next('profiled');
-            server.send({ type: 'profile-stop', path: profilePath });
-          },
-        });
-        if (profiled !== undefined) {
-          await profiled;
-          const summary = summarizeProfile(profilePath!);
+        const profiler = serverProfiler(server, profilePath);
+        const { result, sampler, stats } = await measureOrders(server, job, { onStart: profiler.start, onEnd: profiler.stop });
+        await profiler.written();
+        if (profilePath !== undefined) {
+          const summary = summarizeProfile(profilePath);
           console.log(`    server profile at ${rate.label}: busy ${summary.busyMs} ms, idle ${summary.idleMs} ms; kept in ${profilePath}`);
           for (const row of summary.categories.slice(0, 12)) console.log(`      ${row.name}: ${fmt(row.ms, 1)} ms (${fmt(row.percentOfBusy, 1)}%)`);
         }

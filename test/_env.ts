@@ -9,3 +9,8 @@ export function readIntegerEnv(name: string, min = Number.MIN_SAFE_INTEGER): num
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}, not '${text}'`);
   return value;
 }
+
+/** A randomized test's seed: SEED from the environment (to replay a run), or a fresh random one. */
+export function seedFromEnv(): number {
+  return readIntegerEnv('SEED', 0) ?? Math.floor(Math.random() * 2 ** 31);
+}

@@ -8,8 +8,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { IdIndex } from '../../book/_id_index.js';
+import { seedFromEnv } from '../_env.js';
 
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 t.comment(`SEED=${SEED}`);
 
 const operation = (ids: fc.Arbitrary<number>) => fc.tuple(fc.constantFrom('set', 'set', 'delete', 'get'), ids, fc.integer({ min: 0, max: 1_000_000 }));

@@ -14,8 +14,9 @@ import fc from 'fast-check';
 import { BatchFormatError, decodeBatch, encodeBatch, type JournalEntry } from '../../engine/index.js';
 import type { Command, PlaceOrder } from '../../engine/commands.js';
 import { commandText } from './_journal_files.js';
+import { seedFromEnv } from '../_env.js';
 
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 t.comment(`SEED=${SEED}`);
 
 const optionalField = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });

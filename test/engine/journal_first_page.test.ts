@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { JournalCorruptError, SqliteJournal, type JournalEntry } from '../../engine/index.js';
 import sqlite3 from 'sqlite3';
 import { Prng } from './_workload.js';
+import { seedFromEnv } from '../_env.js';
 
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 t.comment(`SEED=${SEED}`);
 
 const PAGE_BYTES = 4_096;

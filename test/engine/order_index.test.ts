@@ -10,8 +10,9 @@ import t from 'tap';
 import type { OrderRecord } from '../../engine/index.js';
 import { OrderIndex } from '../../engine/order_index.js';
 import { Prng } from './_workload.js';
+import { seedFromEnv } from '../_env.js';
 
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 t.comment(`SEED=${SEED}`);
 
 const record = (orderId: number) => ({ orderId }) as OrderRecord;

@@ -10,8 +10,9 @@
 import t from 'tap';
 import { applyCommand, emptyState, stateHash, type Event } from '../../engine/index.js';
 import { WORKLOAD_START_MS, generateWorkload, loadExchangeConfig, sequenceOfIndex } from './_workload.js';
+import { seedFromEnv } from '../_env.js';
 
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 const COMMANDS = 5_000;
 
 t.comment(`SEED=${SEED}`);

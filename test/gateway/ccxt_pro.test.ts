@@ -32,6 +32,7 @@ import t, { type TAP } from 'tap';
 import WebSocket from 'ws';
 import { InvalidOrder, OrderNotFound, type Balances, type Order } from 'ccxt';
 import { startTestExchange, type TestAccount, type TestExchange } from './_server.js';
+import { seedFromEnv } from '../_env.js';
 import {
   SPOT,
   SPOT_ID,
@@ -52,7 +53,7 @@ import {
 
 const WATCH_MS = 5_000;
 const BURST_OPERATIONS = 200;
-const SEED = process.env.SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.SEED);
+const SEED = seedFromEnv();
 
 let server: TestExchange;
 let burstAccounts: TestAccount[];
