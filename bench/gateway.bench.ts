@@ -11,7 +11,7 @@
 //   options: --runs=N  --connections=N  --window=W  --seconds=S (throughput window)
 //            --latency-seconds=S  --rates=10000,20000 (fixed rates, besides 50%/80% of capacity)
 //            --subscribers=N  --subscriber-processes=N  --fanout-rate=R  --fanout-raw-rate=R
-//            --phases=throughput,latency,fanout  --sweep=32,128 (closed loop by connection count;
+//            --phases=throughput,latency,fanout  --shares=0.5,0.8|none  --sweep=32,128 (closed loop by connection count;
 //            --sweep= for none)  --seed=N
 //            --profile (one more closed-loop run with the server's CPU profiled over the measured
 //                       window; prints where the time goes and keeps the .cpuprofile)
@@ -61,6 +61,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     syscalls: { type: 'boolean', default: false },
     seed: { type: 'string' },
+    shares: { type: 'string' },
   },
   strict: true,
 });
@@ -430,6 +431,8 @@ const throughputWarmupMs = quick ? 1_000 : 3_000;
 const latencySeconds = Number(flags['latency-seconds'] ?? (quick ? 2.5 : 6));
 const latencyWarmupMs = quick ? 750 : 1_500;
 const fixedRates = (flags.rates ?? '10000').split(',').filter((text) => text !== '').map(Number);
+/** Open-loop rates as shares of the measured capacity (`--shares=none` for the fixed rates only). */
+const capacityShares = flags.shares === 'none' ? [] : (flags.shares ?? '0.5,0.8').split(',').filter((text) => text !== '').map(Number);
 const subscriberCount = Number(flags.subscribers ?? 1_000);
 const subscriberProcesses = Number(flags['subscriber-processes'] ?? 2);
 const phases = new Set((flags.phases ?? 'throughput,latency,fanout').split(','));
@@ -950,7 +953,7 @@ async function main(): Promise<void> {
   // (2) Open-loop latency.
   let latency: LatencyRun[][] = [];
   if (phases.has('latency')) {
-    if (!Number.isFinite(capacity)) {
+    if (!Number.isFinite(capacity) && capacityShares.length > 0) {
       console.log('(2) capacity unknown (throughput phase skipped): measuring it with one short closed-loop run');
       capacity = (await throughputRun(connections, closedWindow)).ordersPerSec;
     }
@@ -958,8 +961,7 @@ async function main(): Promise<void> {
     // history projection) comes last in each round.
     const rates = [
       ...fixedRates.map((rate) => ({ ratePerSec: rate, label: `${thousands(rate)}/s` })),
-      { ratePerSec: Math.round(capacity * 0.5), label: '50% of capacity' },
-      { ratePerSec: Math.round(capacity * 0.8), label: '80% of capacity' },
+      ...capacityShares.map((share) => ({ ratePerSec: Math.round(capacity * share), label: `${Math.round(share * 100)}% of capacity` })),
     ].sort((a, b) => a.ratePerSec - b.ratePerSec);
     console.log(`(2) Open-loop latency: ${connections} connections, requests evenly spaced, latency = reply − scheduled send; ${latencyWarmupMs / 1000} s warm-up + ${latencySeconds} s measured per rate, ${runs} run(s) per rate (one server, rates in ascending order in each round)`);
     latency = await latencyRuns(rates, runs);
