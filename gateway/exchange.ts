@@ -33,6 +33,8 @@ export interface ExchangeOptions {
   creditsPerSecondPerAddress?: number;
   /** A clock_tick every this many ms keeps time-driven rules running (expiry, listing). */
   clockTickMs?: number;
+  /** WebSocket ping interval (dead peers are dropped after one unanswered ping); default gatewayLimits.pingIntervalMs. */
+  pingIntervalMs?: number;
 }
 
 export interface RunningExchange {
@@ -108,6 +110,7 @@ export async function startExchange(options: ExchangeOptions): Promise<RunningEx
     onDisconnectCancel: (identity) => {
       void engine.sequencer.submit({ kind: 'cancel_all', accountId: identity.accountId });
     },
+    pingIntervalMs: options.pingIntervalMs,
   });
   await server.app.listen({ host: options.host, port: options.port });
   const address = server.app.server.address();

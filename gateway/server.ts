@@ -24,6 +24,8 @@ export interface ServerOptions {
   registerAdmin?: (app: FastifyInstance) => void;
   /** Called when a connection closes with cancel-on-disconnect on. */
   onDisconnectCancel: (identity: Identity) => void;
+  /** How often each WebSocket is pinged; a peer that has not answered the last ping by the next is dropped (default gatewayLimits.pingIntervalMs). */
+  pingIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -245,7 +247,7 @@ export class WsConnection implements Connection {
       if (!this.alive) return void ws.terminate();
       this.alive = false;
       ws.ping();
-    }, gatewayLimits.pingIntervalMs);
+    }, options.pingIntervalMs ?? gatewayLimits.pingIntervalMs);
     this.pingTimer.unref();
   }
 

@@ -29,7 +29,7 @@ export interface TestExchange {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number } = {}): Promise<TestExchange> {
+export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number; pingIntervalMs?: number } = {}): Promise<TestExchange> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'exchange-test-'));
   const exchange = await startExchange({
     host: '127.0.0.1',
@@ -39,6 +39,7 @@ export async function startTestExchange(options: { dataDir?: string; logLevel?: 
     logger: pino({ level: options.logLevel ?? 'silent' }),
     creditsPerSecondPerKey: options.creditsPerSecondPerKey,
     creditsPerSecondPerAddress: options.creditsPerSecondPerAddress,
+    pingIntervalMs: options.pingIntervalMs,
   });
   const adminToken = readFileSync(exchange.adminTokenPath, 'utf8').trim();
   const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
