@@ -14,6 +14,15 @@ export const limits = Object.freeze({
   /** Commands the sequencer holds in flight (queued + applied but not yet committed). */
   inflightCommandsMax: 200_000,
   /**
+   * A backlog of this many queued commands may last at most `backlogAgeMsMax` before new commands
+   * are refused (queue_full) until it falls below again. A backlog costs more than the wait: every
+   * queued command survives the young-generation GC, so scavenges grow with the backlog, the engine
+   * slows, and the backlog grows (bench/ENGINE.md, the open-loop collapse). Refusing early keeps the
+   * engine at full speed for the commands it takes, and tells clients at once.
+   */
+  backlogCommandsSoftMax: 10_000,
+  backlogAgeMsMax: 250,
+  /**
    * Commands applied and journaled together in one batch (one SQLite transaction). Replies to a
    * committed batch wait while the next one is applied, so this bounds that wait (~10 ms at 1,024).
    */

@@ -23,7 +23,7 @@ export interface OpenEngineOptions extends Omit<SequencerOptions, 'state' | 'jou
   clock: Clock;
   /** Journaled as the first command of a new journal; ignored when the journal has one. */
   config: RawExchangeConfig;
-  /** Bytes appended between background checkpoints of the journal (journal.ts); default 64 MiB. */
+  /** WAL bytes written between background checkpoints of the journal (journal.ts); default ~16 MiB. */
   checkpointEveryBytes?: number;
 }
 

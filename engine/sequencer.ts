@@ -45,6 +45,11 @@ export interface SequencerOptions {
   onHalt?: (reason: string, cause: unknown) => void;
   /** Called when a snapshot could not be written (the journal still holds everything). */
   onSnapshotFailed?: (cause: unknown) => void;
+  /**
+   * Monotonic milliseconds for how long a backlog has lasted (limits.backlogAgeMsMax); default
+   * performance.now. Not `clock`: that one stamps commands, and tests and replays drive it by hand.
+   */
+  waitClockMs?: () => number;
 }
 
 /** The smallest part a queue is split into to fill the pipeline (see nextBatchSize). */
@@ -68,6 +73,7 @@ export class Sequencer {
   private readonly onHalt: SequencerOptions['onHalt'];
   private readonly beforeSnapshot: SequencerOptions['beforeSnapshot'];
   private readonly onSnapshotFailed: SequencerOptions['onSnapshotFailed'];
+  private readonly waitClockMs: () => number;
   /** Submitted, not yet taken: queue[queueHead …]; entries before queueHead are taken (and cleared). */
   private queue: (Pending | undefined)[] = [];
   private queueHead = 0;
@@ -78,6 +84,8 @@ export class Sequencer {
   private tail: Promise<void> = Promise.resolve();
   private idleWaiters: (() => void)[] = [];
   private snapshotWriting: Promise<void> = Promise.resolve();
+  /** When the queue last reached limits.backlogCommandsSoftMax (waitClockMs), or -1 while it is below. */
+  private backlogSinceMs = -1;
 
   constructor(options: SequencerOptions) {
     this.state = options.state;
@@ -90,6 +98,7 @@ export class Sequencer {
     this.onHalt = options.onHalt;
     this.beforeSnapshot = options.beforeSnapshot;
     this.onSnapshotFailed = options.onSnapshotFailed;
+    this.waitClockMs = options.waitClockMs ?? (() => performance.now());
     this.lastSnapshotSequence = options.state.sequence;
   }
 
@@ -97,6 +106,9 @@ export class Sequencer {
   submit(command: Command): Promise<CommandResult> {
     if (this.state.haltedReason !== '') return Promise.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
     if (this.queuedCount + this.commandsInFlight >= limits.inflightCommandsMax) return Promise.resolve(this.refusal(Reject.queueFull, 'too many commands in flight'));
+    if (this.queuedCount >= limits.backlogCommandsSoftMax && this.backlogTooOld()) {
+      return Promise.resolve(this.refusal(Reject.queueFull, `over ${limits.backlogCommandsSoftMax} commands have been queued for more than ${limits.backlogAgeMsMax} ms`));
+    }
     return new Promise((resolve) => {
       this.queue.push({ command, resolve });
       this.schedule();
@@ -126,6 +138,7 @@ export class Sequencer {
     if (this.queuedCount === 0 || this.batchesInFlight >= this.batchesInFlightMax) return;
     if (this.state.haltedReason !== '') return this.answerAllHalted();
     const taken = this.takeQueued(this.nextBatchSize());
+    if (this.queuedCount < limits.backlogCommandsSoftMax) this.backlogSinceMs = -1;
     // One object per command is both its journal entry and its result (a third fewer allocations).
     const results = new Array<CommandResult & JournalEntry>(taken.length);
     try {
@@ -247,6 +260,16 @@ export class Sequencer {
     const waiting = this.takeQueued(this.queuedCount);
     for (const pending of waiting) pending.resolve(this.refusal(Reject.engineHalted, this.state.haltedReason));
     this.notifyIdle();
+  }
+
+  /** Whether the queue has stayed at or over the soft maximum for longer than allowed (starts the timer when it has just reached it). */
+  private backlogTooOld(): boolean {
+    const nowMs = this.waitClockMs();
+    if (this.backlogSinceMs < 0) {
+      this.backlogSinceMs = nowMs;
+      return false;
+    }
+    return nowMs - this.backlogSinceMs > limits.backlogAgeMsMax;
   }
 
   private notifyIdle(): void {

@@ -57,7 +57,8 @@ const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 const CHILD_SCRIPT = resolve(REPOSITORY_ROOT, 'test/engine/_replay_child.ts');
 const COMMANDS_DEFAULT = 100_000;
 const SNAPSHOT_EVERY_DEFAULT = 30_000;
-const IN_FLIGHT = 20_000;
+/** Under limits.backlogCommandsSoftMax: a deeper window would keep that many queued and be refused after 250 ms. */
+const IN_FLIGHT = 8_000;
 const GUARD_COMMANDS = 30_000;
 const CHILD_TIMEOUT_MS = 300_000;
 const CHILD_ENVIRONMENT = { TZ: 'Pacific/Chatham', LANG: 'tr_TR.UTF-8', LC_ALL: 'tr_TR.UTF-8' };
