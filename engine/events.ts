@@ -58,6 +58,11 @@ export interface TradeView {
   takerFeeUnits: bigint;
   makerOrderType: OrderTypeText;
   takerOrderType: OrderTypeText;
+  /** Each order's label ('' for none) and post-only flag, which Deribit repeats on the user's trade. */
+  makerLabel: string;
+  takerLabel: string;
+  makerPostOnly: boolean;
+  takerPostOnly: boolean;
   /** What each order has left after this fill (0: the fill completed it). */
   makerRemainingLots: number;
   takerRemainingLots: number;

@@ -130,12 +130,13 @@ export function userTradeObject(trade: TradeView, accountId: number, instrument:
   object.state = (isMaker ? trade.makerRemainingLots : trade.takerRemainingLots) === 0 ? 'filled' : 'open';
   object.self_trade = false;
   object.reduce_only = false;
-  object.post_only = order?.postOnly ?? false;
+  // From the trade (older history rows lack the fields: no label, not post-only).
+  object.post_only = (isMaker ? trade.makerPostOnly : trade.takerPostOnly) ?? false;
   object.liquidity = isMaker ? 'M' : 'T';
   object.fee = unitsToAmount(isMaker ? trade.makerFeeUnits : trade.takerFeeUnits, settlementDecimals);
   object.fee_currency = settlementCurrency;
   object.matching_id = null;
-  object.label = order?.label ?? '';
+  object.label = (isMaker ? trade.makerLabel : trade.takerLabel) ?? '';
   object.profit_loss = 0;
   object.api = true;
   return object;
