@@ -19,6 +19,7 @@ import {
   OrderId,
   instrumentOf,
   integerOf,
+  optionalInteger,
   isTrue,
   matchesCurrency,
   matchesKind,
@@ -101,9 +102,10 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
     return formatOrder(closed);
   };
 
-  const userTrades = async (context: CallContext, query: { instrument?: string; instrumentPrefix?: string; startTimeMs?: number; endTimeMs?: number; count: number | string | undefined; sorting?: string }) => {
+  /** Trade ids double as Deribit's trade_seq here, so start_seq/end_seq and start_id/end_id bound the same field (inclusive). */
+  const userTrades = async (context: CallContext, query: { instrument?: string; instrumentPrefix?: string; startTradeId?: number; endTradeId?: number; startTimeMs?: number; endTimeMs?: number; count: number | string | undefined; sorting?: string }) => {
     const count = boundedCount(query.count);
-    const trades = await historyTrades(services, { accountId: accountOf(context), instrument: query.instrument, instrumentPrefix: query.instrumentPrefix, startTimeMs: query.startTimeMs, endTimeMs: query.endTimeMs, count: count + 1, newestFirst: query.sorting !== 'asc' });
+    const trades = await historyTrades(services, { accountId: accountOf(context), instrument: query.instrument, instrumentPrefix: query.instrumentPrefix, startTradeId: query.startTradeId, endTradeId: query.endTradeId, startTimeMs: query.startTimeMs, endTimeMs: query.endTimeMs, count: count + 1, newestFirst: query.sorting !== 'asc' });
     return { trades: trades.slice(0, count).map((trade) => formatTrade(trade, accountOf(context))), has_more: trades.length > count };
   };
 
@@ -275,10 +277,10 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
     }),
     method({
       name: 'private/get_user_trades_by_currency',
-      params: Type.Object({ currency: CurrencyName, kind: Type.Optional(Kind), start_id: Type.Optional(Type.String({ maxLength: 20 })), end_id: Type.Optional(Type.String({ maxLength: 20 })), count: Type.Optional(Count), include_old: Type.Optional(BooleanLike), sorting: Type.Optional(OneOf(['asc', 'desc', 'default'])), subaccount_id: Type.Optional(IntegerLike), ...Token }, { additionalProperties: false }),
+      params: Type.Object({ currency: CurrencyName, kind: Type.Optional(Kind), start_id: Type.Optional(IntegerLike), end_id: Type.Optional(IntegerLike), count: Type.Optional(Count), include_old: Type.Optional(BooleanLike), sorting: Type.Optional(OneOf(['asc', 'desc', 'default'])), subaccount_id: Type.Optional(IntegerLike), ...Token }, { additionalProperties: false }),
       scope: 'read',
       cost: COST_READ,
-      handler: (context, params) => userTrades(context, { instrumentPrefix: currencyPrefixes(params.currency), count: params.count, sorting: params.sorting }),
+      handler: (context, params) => userTrades(context, { instrumentPrefix: currencyPrefixes(params.currency), startTradeId: optionalInteger(params.start_id), endTradeId: optionalInteger(params.end_id), count: params.count, sorting: params.sorting }),
     }),
     method({
       name: 'private/get_user_trades_by_currency_and_time',
@@ -292,7 +294,7 @@ export function privateMethods(services: GatewayServices): MethodSpec[] {
       params: Type.Object({ instrument_name: InstrumentName, start_seq: Type.Optional(IntegerLike), end_seq: Type.Optional(IntegerLike), count: Type.Optional(Count), include_old: Type.Optional(BooleanLike), sorting: Type.Optional(OneOf(['asc', 'desc', 'default'])), ...Token }, { additionalProperties: false }),
       scope: 'read',
       cost: COST_READ,
-      handler: (context, params) => userTrades(context, { instrument: params.instrument_name, count: params.count, sorting: params.sorting }),
+      handler: (context, params) => userTrades(context, { instrument: params.instrument_name, startTradeId: optionalInteger(params.start_seq), endTradeId: optionalInteger(params.end_seq), count: params.count, sorting: params.sorting }),
     }),
     method({
       name: 'private/get_user_trades_by_instrument_and_time',

@@ -17,6 +17,7 @@ import {
   OneOf,
   instrumentOf,
   integerOf,
+  optionalInteger,
   isTrue,
   matchesCurrency,
   matchesKind,
@@ -276,8 +277,5 @@ function boundedCount(count: number | string | undefined): number {
   return Math.min(Math.max(integerOf(count, 10), 1), gatewayLimits.queryCountMax);
 }
 
-function optionalInteger(value: number | string | undefined): number | undefined {
-  return value === undefined ? undefined : Number(value);
-}
 
 export { MINUTE_MS };

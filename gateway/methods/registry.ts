@@ -119,6 +119,11 @@ export function integerOf(value: number | string | undefined, fallback: number):
   return value === undefined ? fallback : Number(value);
 }
 
+/** An IntegerLike parameter that may be absent. */
+export function optionalInteger(value: number | string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
+}
+
 export function instrumentOf(services: GatewayServices, name: string): Instrument {
   const instrument = services.state.instruments.get(name);
   if (instrument === undefined) throw WireError.notFound('instrument');
