@@ -25,18 +25,14 @@
 //   npx tap --reporter=tap test/gateway/label_retry.test.ts
 
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { adminCalls, startExchangeProcess, type ExchangeProcess } from './_exchange_process.js';
 import { startTestExchange, type TestAccount } from './_server.js';
 import { WsRpcClient, type Envelope } from './_ws_client.js';
 
 const SPOT = 'H100_USDAI';
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '../..');
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -319,44 +315,15 @@ const tradeIds = (trades: WireTrade[]) => trades.map((trade) => trade.trade_id);
 // ---------------------------------------------------------------------------------------------
 // The exchange as a child process (for SIGKILL)
 
-interface Child {
-  process: ChildProcess;
-  url: string;
-  wsUrl: string;
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Child = ExchangeProcess;
 
-async function startChild(dataDir: string): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, '_exchange_child.ts'), JSON.stringify({ dataDir, port: 0 })], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const lines = createInterface({ input: child.stdout! });
-  const ready = await Promise.race([
-    new Promise<{ url: string; wsUrl: string }>((resolve) => lines.on('line', (line) => {
-      try {
-        const message = JSON.parse(line);
-        if (message.ready) resolve(message);
-      } catch {
-        // not the ready line
-      }
-    })),
-    exited.then((exit) => Promise.reject(new Error(`child exited before ready (${JSON.stringify(exit)}): ${stderr.join('').slice(-2_000)}`))),
-    deadline(30_000).then(() => Promise.reject(new Error(`child not ready in 30 s: ${stderr.join('').slice(-2_000)}`))),
-  ]);
-  return { process: child, url: ready.url, wsUrl: ready.wsUrl, stderr, exited };
+function startChild(dataDir: string): Promise<Child> {
+  return startExchangeProcess(dataDir, 30_000);
 }
 
 /** Accounts on the child, through its admin routes (the token is in the data directory). */
 function childVenue(child: Child, dataDir: string): Venue {
-  const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${child.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify(body) });
-    const answer = (await response.json()) as { result?: Record<string, unknown> };
-    if (!response.ok || answer.result === undefined) throw new Error(`admin ${path} failed: ${JSON.stringify(answer)}`);
-    return answer.result;
-  };
+  const admin = adminCalls(child, dataDir);
   return {
     wsUrl: child.wsUrl,
     async account(owner, funds = {}) {
@@ -367,9 +334,4 @@ function childVenue(child: Child, dataDir: string): Venue {
       return { accountId: account_id as number, clientId: key.client_id as string, clientSecret: key.client_secret as string };
     },
   };
-}
-
-/** A timer for races that does not keep the process alive. */
-function deadline(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -26,13 +26,11 @@
 //   npx tap --reporter=tap test/gateway/shutdown.test.ts
 
 import t, { type TAP } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gatewayLimits } from '../../gateway/limits.js';
+import { adminCalls, deadline, startExchangeProcess, type ExchangeProcess } from './_exchange_process.js';
 import { basicAuth, httpRequest, WsRpcClient, type CloseInfo } from './_ws_client.js';
 
 const CYCLES = 5;
@@ -44,9 +42,6 @@ const ORDERS_PER_CLIENT_CYCLE = 80;
 const SPOT = 'H100_USDAI';
 const SHUTDOWN_BUDGET_MS = gatewayLimits.shutdownMsMax;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '../..');
-const childScript = join(here, '_exchange_child.ts');
 
 interface Key {
   accountId: number;
@@ -238,33 +233,10 @@ async function checkLedger(t: Tap, child: Child, keys: Key[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The child process
 
-interface Child {
-  process: ChildProcess;
-  url: string;
-  wsUrl: string;
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Child = ExchangeProcess;
 
-async function startChild(): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, JSON.stringify({ dataDir, port: 0 })], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const lines = createInterface({ input: child.stdout! });
-  const ready = await Promise.race([
-    new Promise<{ url: string; wsUrl: string }>((resolve) => lines.on('line', (line) => {
-      try {
-        const message = JSON.parse(line);
-        if (message.ready) resolve(message);
-      } catch {
-        // not our line
-      }
-    })),
-    exited.then((exit) => Promise.reject(new Error(`child exited before ready (${JSON.stringify(exit)}): ${stderr.join('').slice(-2_000)}`))),
-    deadline(60_000).then(() => Promise.reject(new Error(`child not ready in 60 s: ${stderr.join('').slice(-2_000)}`))),
-  ]);
-  return { process: child, url: ready.url, wsUrl: ready.wsUrl, stderr, exited };
+function startChild(): Promise<Child> {
+  return startExchangeProcess(dataDir);
 }
 
 async function signalAndWait(child: Child): Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }> {
@@ -280,13 +252,7 @@ async function signalAndWait(child: Child): Promise<{ code: number | null; signa
 }
 
 async function createAccounts(child: Child): Promise<Key[]> {
-  const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-    const reply = await httpRequest(`${child.url}${path}`, { body: JSON.stringify(body), headers: { authorization: `Bearer ${adminToken}` } });
-    const result = (reply.body as { result?: Record<string, unknown> } | undefined)?.result;
-    if (reply.status !== 200 || result === undefined) throw new Error(`admin ${path} failed: ${reply.text}`);
-    return result;
-  };
+  const admin = adminCalls(child, dataDir);
   const keys: Key[] = [];
   for (let index = 0; index < CLIENTS; index++) {
     const { account_id } = await admin('/admin/accounts', { owner: `shutdown-${index}` });
@@ -299,9 +265,4 @@ async function createAccounts(child: Child): Promise<Key[]> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A timer for races: it does not keep the process alive once the test is done. */
-function deadline(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
