@@ -10,6 +10,18 @@ export function readIntegerEnv(name: string, min = Number.MIN_SAFE_INTEGER): num
   return value;
 }
 
+/** mulberry32: a small seeded PRNG (uniform in [0, 1)), so that a printed seed replays a run exactly. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = state;
+    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A randomized test's seed: SEED from the environment (to replay a run), or a fresh random one. */
 export function seedFromEnv(): number {
   return readIntegerEnv('SEED', 0) ?? Math.floor(Math.random() * 2 ** 31);

@@ -40,6 +40,7 @@ import {
   type BookReport,
   type OrderSpec,
 } from '../../book/index.js';
+import { seededRandom } from '../_env.js';
 import { NaiveBook, type NaiveResult } from '../model/naive_book.js';
 import { expectBookMatchesModel, expectCallInvariants, expectReportMatchesModel, expectStructureInvariants } from './_book_vs_model.js';
 
@@ -204,7 +205,7 @@ function parseOperation(line: string): Operation {
  * rests with a reference model of its own, so every cancel names a resting order.
  */
 function generateWorkload(seed: number, operationCount: number): string {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const maxPriceTicks = 20_000;
   let midTicks = 10_000;
   const tracker = new NaiveBook({ priceTicksMax: maxPriceTicks, qtyLotsMax: 1_000_000, ordersMax: 1_000_000, accountIdMax: 0 });
@@ -237,14 +238,3 @@ function generateWorkload(seed: number, operationCount: number): string {
   return lines.join('\n') + '\n';
 }
 
-/** A small, well-known 32-bit PRNG: enough to make a workload, and trivially seeded. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -137,14 +137,4 @@ export function levelsOf(side: readonly (readonly unknown[])[]): [number, number
   return side.map((level) => [Number(level[0]), Number(level[1])]);
 }
 
-/** mulberry32: a small seeded PRNG, enough to replay a workload from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../_env.js';

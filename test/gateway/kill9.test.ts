@@ -47,7 +47,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readIntegerEnv, seedFromEnv } from '../_env.js';
+import { readIntegerEnv, seededRandom, seedFromEnv } from '../_env.js';
 import { adminCalls, deadline, startExchangeProcess, type ExchangeProcess } from './_exchange_process.js';
 import { basicAuth, httpRequest, WsRpcClient } from './_ws_client.js';
 
@@ -183,17 +183,6 @@ function makePlan(random: () => number, accountNames: string[]): CyclePlan[] {
   return plans;
 }
 
-/** mulberry32: a small seeded PRNG, so the same SEED gives the same plan. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The run
@@ -211,7 +200,7 @@ t.test(`kill -9 under load, ${CYCLES} cycles on one data directory`, async (t) =
   let child = await startChild();
   running = child;
   const accounts = await createAccounts(child);
-  const plans = makePlan(mulberry32(SEED), accounts.map((account) => account.name));
+  const plans = makePlan(seededRandom(SEED), accounts.map((account) => account.name));
   let lastView = await readExchange(child, accounts);
   await t.test('before any load: balances are the deposits', async (t) => assertAudit(t, audit(lastView, accounts)));
   const recoveryMs: number[] = [];
