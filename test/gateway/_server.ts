@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import type { RawExchangeConfig } from '../../engine/index.js';
 import { startExchange, type RunningExchange } from '../../gateway/index.js';
 
 // A real exchange for gateway tests: the full process (engine, journal and history in SQLite
@@ -29,13 +30,13 @@ export interface TestExchange {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number; pingIntervalMs?: number } = {}): Promise<TestExchange> {
+export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number; pingIntervalMs?: number; config?: RawExchangeConfig } = {}): Promise<TestExchange> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'exchange-test-'));
   const exchange = await startExchange({
     host: '127.0.0.1',
     port: 0,
     dataDir,
-    config: exchangeConfig,
+    config: options.config ?? exchangeConfig,
     logger: pino({ level: options.logLevel ?? 'silent' }),
     creditsPerSecondPerKey: options.creditsPerSecondPerKey,
     creditsPerSecondPerAddress: options.creditsPerSecondPerAddress,
