@@ -23,11 +23,8 @@ export function placeOrder(ctx: ApplyContext, command: PlaceOrder): void {
   const state = ctx.state;
   const account = state.accounts[command.accountId];
   if (!account) return void ctx.reject(Reject.accountNotFound, `account ${command.accountId}`);
-  const instrument = state.instruments.get(command.instrument);
-  if (!instrument) return void ctx.reject(Reject.invalidInstrument, command.instrument);
-  const invalid = checkTradable(state, instrument) ?? checkPlaceArguments(instrument, command);
-  if (invalid) return void ctx.reject(invalid.rejection, invalid.detail);
-
+  // A retry is answered with the original before anything else is checked: what was accepted
+  // stays the answer even if the instrument has halted since, or the account's limits filled up.
   if (command.label) {
     const remembered = account.labels.get(command.label);
     if (remembered !== undefined) {
@@ -39,6 +36,11 @@ export function placeOrder(ctx: ApplyContext, command: PlaceOrder): void {
       if (state.orders.has(remembered.orderId)) return void ctx.reject(Reject.duplicateLabel, `label ${command.label} is on open order ${remembered.orderId}`);
     }
   }
+  const instrument = state.instruments.get(command.instrument);
+  if (!instrument) return void ctx.reject(Reject.invalidInstrument, command.instrument);
+  const invalid = checkTradable(state, instrument) ?? checkPlaceArguments(instrument, command);
+  if (invalid) return void ctx.reject(invalid.rejection, invalid.detail);
+
   const stop = isStopType(command.type);
   const openOrdersMax = state.config!.raw.accounts.openOrdersMax;
   if (account.openOrderIds.size >= openOrdersMax) return void ctx.reject(Reject.tooManyOpenOrders, `at most ${openOrdersMax} open orders`);

@@ -495,6 +495,18 @@ t.test('label idempotency: a retried place creates nothing (RELIABILITY.md test 
     t.equal(ledgerDigest(exchange.state), before, 'no trade with the fresh liquidity, nothing at all');
   });
 
+  t.test('a retry after the instrument halted still returns the original order, not book_closed', async (t) => {
+    const { exchange, bob } = twoTraders();
+    const first = exchange.buy(bob, 2, 2400, { label: 'client-1' });
+    exchange.run({ kind: 'set_instrument_state', instrument: SPOT, state: 'halted' });
+    const before = ledgerDigest(exchange.state);
+    const retry = exchange.buy(bob, 2, 2400, { label: 'client-1' });
+    t.same(retry.kinds(), ['order_retry'], 'the client learns its order exists, not that the book is closed');
+    t.match(retry.of('order_retry')[0], { orderId: first.orderId, order: { orderId: first.orderId, state: 'open' } });
+    t.equal(ledgerDigest(exchange.state), before, 'and nothing changes');
+    expectRejected(t, exchange, { kind: 'place_order', accountId: bob, instrument: SPOT, side: 'buy', type: 'limit', amountLots: 1, priceTicks: 2400, timeInForce: 'good_til_cancelled', label: 'client-2' }, Reject.bookClosed, 'a new order is still refused');
+  });
+
   t.test('a different payload under the label of an open order is rejected duplicate_label', async (t) => {
     const { exchange, bob } = twoTraders();
     exchange.buy(bob, 2, 2400, { label: 'client-1' });
