@@ -21,7 +21,12 @@
 // base units, and half at 6, where 3 bp of a lot is fractional and the rounding rules (fees and
 // per-lot holds round up, the insurance share down, a buy gets the difference back) bite. Every
 // command also moves the clock 0–250 ms, and small account limits (12 open orders, 4 stops, a
-// burst of 5 at 1 order/s) make the limits bite.
+// burst of 5 at 1 order/s) make the limits bite. Halfway through each sequence the state is
+// snapshotted and restored, as a restart would, and the restored copy then gets every command the
+// live state gets (RELIABILITY 22's crash step, without the process): it must hash the same at
+// once, answer every command with the same events, and end with the same hash. The events catch
+// what the hash cannot: structures a restore rebuilds rather than reads (books' queues, expiry and
+// stop-trigger indexes).
 //
 // The oracle, after every command: the harness's laws (the engine's checkConservation, the same
 // law from the events, each open order's hold recomputed from its price, no self-trade, no crossed
@@ -47,7 +52,7 @@
 
 import t from 'tap';
 import fc from 'fast-check';
-import type { Command, Event, OrderTypeText, PlaceOrder, SelfTradeText, TimeInForceText, TriggerText } from '../../engine/index.js';
+import { applyCommand, restoreState, serializeState, stateHash, type Command, type Event, type ExchangeState, type OrderTypeText, type PlaceOrder, type SelfTradeText, type TimeInForceText, type TriggerText } from '../../engine/index.js';
 import {
   A100,
   CREDIT_UNITS_PER_LOT,
@@ -218,13 +223,26 @@ interface World {
   /** Accepted labelled places, latest per account and label: what an exact resend must return. */
   labelled: Map<string, { command: PlaceOrder; orderId: number }>;
   counter: number;
+  /**
+   * Halfway through, the state as a restart would have it: serialized (the snapshot text),
+   * restored, and from then on given every command the live state gets, with the same sequence
+   * number and time. It must answer each with the same events, and end with the same hash: a
+   * snapshot that lost anything (a stop's trigger order, a day order's expiry, a remembered
+   * label, a rate bucket) would show as a different event sooner or later.
+   */
+  restored: ExchangeState | undefined;
 }
 
 function runSequence(decimals: number, steps: { draft: Draft; postOnly: boolean; delayMs: number }[]): void {
   const world = setUp(decimals);
   try {
-    for (const { draft, postOnly, delayMs } of steps) runStep(world, draft, postOnly, delayMs);
+    for (const [index, { draft, postOnly, delayMs }] of steps.entries()) {
+      if (index === steps.length >> 1) restoreFromSnapshot(world);
+      runStep(world, draft, postOnly, delayMs);
+    }
     cancelEverything(world);
+    const restored = world.restored;
+    if (restored !== undefined) expect(stateHash(restored) === stateHash(world.exchange.state), 'the state restored halfway ends with another hash than the live one');
   } catch (error) {
     lastFailingLog = world.log;
     throw error;
@@ -238,7 +256,7 @@ function setUp(decimals: number): World {
   const exchange = new Exchange({ config });
   const world: World = {
     exchange, unitsPerUsdai: 10n ** BigInt(decimals), unitsPerTickLot: quoteUnitsPerTickLot(decimals),
-    log: [`(USDAI has ${decimals} decimals)`], depositIds: [], transferIds: [], withdrawalIds: [], redemptionIds: [], labelled: new Map(), counter: 0,
+    log: [`(USDAI has ${decimals} decimals)`], depositIds: [], transferIds: [], withdrawalIds: [], redemptionIds: [], labelled: new Map(), counter: 0, restored: undefined,
   };
   const usdai = (whole: number): bigint => BigInt(whole) * world.unitsPerUsdai;
   for (const trader of TRADERS) exchange.account(`trader-${trader}`);
@@ -397,6 +415,12 @@ function runChecked(world: World, command: Command, timeMs: number, retryOf: num
   world.log.push(`${JSON.stringify(command)} @+${timeMs - exchange.timeMs}ms`);
   const before = observe(exchange);
   const outcome = exchange.at(timeMs).run(command);
+  if (world.restored !== undefined) {
+    const events = applyCommand(world.restored, command, exchange.sequence, exchange.timeMs);
+    const live = eventsText(outcome.events);
+    const fromSnapshot = eventsText(events);
+    expect(fromSnapshot === live, `after a snapshot restore, ${command.kind} gave other events than the live state:\n  live     ${live.slice(0, 600)}\n  restored ${fromSnapshot.slice(0, 600)}`);
+  }
   count('commands');
   tally(command, outcome);
   const rejection = outcome.rejection;
@@ -417,6 +441,19 @@ function runChecked(world: World, command: Command, timeMs: number, retryOf: num
   if (command.kind === 'place_order' && command.label !== undefined && outcome.issuedOrderId !== undefined) {
     world.labelled.set(`${command.accountId}:${command.label}`, { command: structuredClone(command), orderId: outcome.issuedOrderId });
   }
+}
+
+/** The restart halfway: snapshot text → state, which must hash as the live state does. */
+function restoreFromSnapshot(world: World): void {
+  const live = world.exchange.state;
+  world.restored = restoreState(serializeState(live));
+  world.log.push('(snapshot taken and restored here; from now on every command also runs on the restored state)');
+  expect(stateHash(world.restored) === stateHash(live), 'a restored snapshot hashes differently from the state it was taken from');
+  count('snapshot restores');
+}
+
+function eventsText(events: readonly Event[]): string {
+  return JSON.stringify(events, (_key, value) => (typeof value === 'bigint' ? `${value}n` : value));
 }
 
 function observe(exchange: Exchange): Before {
