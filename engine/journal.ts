@@ -420,8 +420,8 @@ export function sha256(text: string): string {
  * the file grew. Measured with this journal's rows: 1.1 frames a commit for one command (~60
  * bytes), 3.2 for 125 commands, 6 for 400; the estimate is 2, 3 and 5. Counting the row's own bytes
  * instead (before session 4) let the WAL grow 10-70× past the threshold when batches are small, as
- * they are at moderate load: 1.5 GB between checkpoints at 10,000 orders/s, every commit's fsync
- * growing the file.
+ * they are at moderate load: about 1 GB between checkpoints at 10,000 orders/s (commits of ~5
+ * commands), every commit's fsync growing the file.
  */
 export function walBytesOfRow(rowBytes: number, pageSize: number): number {
   return (Math.ceil(rowBytes / pageSize) + 1) * (pageSize + WAL_FRAME_HEADER_BYTES);

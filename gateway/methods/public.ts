@@ -277,5 +277,4 @@ function boundedCount(count: number | string | undefined): number {
   return Math.min(Math.max(integerOf(count, 10), 1), gatewayLimits.queryCountMax);
 }
 
-
 export { MINUTE_MS };
