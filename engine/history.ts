@@ -245,21 +245,63 @@ async function writeRows(statements: Map<number, sqlite3.Statement>, rows: unkno
   }
 }
 
+// A view is stored as a JSON array of its fields in a fixed order, led by the format number:
+// [1, orderId, accountId, …]. The keyed object it replaced (before session 4, and still read) was
+// ~2.5× the bytes, and the bytes are most of what history costs SQLite (insert, WAL, checkpoints).
+// A field added to a view goes at the end of its list: older rows then read it as undefined.
+const VIEW_FORMAT = 1;
+const ORDER_VIEW_FIELDS = [
+  'orderId', 'accountId', 'instrument', 'side', 'type', 'timeInForce', 'state', 'cancelReason', 'priceTicks', 'amountLots',
+  'filledLots', 'filledNotionalTickLots', 'feeUnits', 'postOnly', 'rejectPostOnly', 'reduceOnly', 'replaced', 'label',
+  'triggerPriceTicks', 'trigger', 'stopOrderId', 'createdMs', 'updatedMs', 'expiresAtMs',
+] as const satisfies readonly (keyof OrderView)[];
+const TRADE_VIEW_FIELDS = [
+  'tradeId', 'sequence', 'instrument', 'priceTicks', 'amountLots', 'takerSide', 'makerOrderId', 'takerOrderId', 'makerAccountId',
+  'takerAccountId', 'makerFeeUnits', 'takerFeeUnits', 'makerOrderType', 'takerOrderType', 'makerRemainingLots',
+  'takerRemainingLots', 'tickDirection', 'timeMs', 'makerLabel', 'takerLabel', 'makerPostOnly', 'takerPostOnly',
+] as const satisfies readonly (keyof TradeView)[];
+/** Compile-time: every field of each view is in its list (a new field must be added, at the end). */
+type EveryField<View, Listed> = Exclude<keyof View, Listed> extends never ? true : never;
+const ordersListed: EveryField<OrderView, (typeof ORDER_VIEW_FIELDS)[number]> = true;
+const tradesListed: EveryField<TradeView, (typeof TRADE_VIEW_FIELDS)[number]> = true;
+void ordersListed;
+void tradesListed;
+/** Fields held as bigint, stored as decimal strings. */
+const BIGINT_FIELDS = new Set<string>(['feeUnits', 'makerFeeUnits', 'takerFeeUnits']);
+
+function encodeView(view: object, fields: readonly string[]): string {
+  const values: unknown[] = [VIEW_FORMAT];
+  for (const field of fields) {
+    const value = (view as Record<string, unknown>)[field];
+    values.push(typeof value === 'bigint' ? value.toString() : value);
+  }
+  return JSON.stringify(values);
+}
+
+function decodeView(text: string, fields: readonly string[]): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(text);
+  const view: Record<string, unknown> = {};
+  if (Array.isArray(parsed)) {
+    for (let index = 0; index < fields.length; index++) view[fields[index]] = parsed[index + 1];
+  } else {
+    Object.assign(view, parsed);
+  }
+  for (const field of BIGINT_FIELDS) if (typeof view[field] === 'string') view[field] = BigInt(view[field] as string);
+  return view;
+}
+
 function orderRow(order: OrderView): unknown[] {
-  return [order.orderId, order.accountId, order.instrument, order.label, order.state, order.updatedMs, JSON.stringify({ ...order, feeUnits: order.feeUnits.toString() })];
+  return [order.orderId, order.accountId, order.instrument, order.label, order.state, order.updatedMs, encodeView(order, ORDER_VIEW_FIELDS)];
 }
 
 function tradeRow(trade: TradeView): unknown[] {
-  const view = { ...trade, makerFeeUnits: trade.makerFeeUnits.toString(), takerFeeUnits: trade.takerFeeUnits.toString() };
-  return [trade.tradeId, trade.sequence, trade.instrument, trade.timeMs, trade.makerOrderId, trade.takerOrderId, trade.makerAccountId, trade.takerAccountId, JSON.stringify(view)];
+  return [trade.tradeId, trade.sequence, trade.instrument, trade.timeMs, trade.makerOrderId, trade.takerOrderId, trade.makerAccountId, trade.takerAccountId, encodeView(trade, TRADE_VIEW_FIELDS)];
 }
 
 function decodeOrder(text: string): OrderView {
-  const view = JSON.parse(text);
-  return { ...view, feeUnits: BigInt(view.feeUnits) };
+  return decodeView(text, ORDER_VIEW_FIELDS) as unknown as OrderView;
 }
 
 function decodeTrade(text: string): TradeView {
-  const view = JSON.parse(text);
-  return { ...view, makerFeeUnits: BigInt(view.makerFeeUnits), takerFeeUnits: BigInt(view.takerFeeUnits) };
+  return decodeView(text, TRADE_VIEW_FIELDS) as unknown as TradeView;
 }
