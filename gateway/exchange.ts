@@ -35,6 +35,12 @@ export interface ExchangeOptions {
   clockTickMs?: number;
   /** WebSocket ping interval (dead peers are dropped after one unanswered ping); default gatewayLimits.pingIntervalMs. */
   pingIntervalMs?: number;
+  /**
+   * Where the history file goes; default `dataDir`. On its own device the history's writes stop
+   * slowing the journal's commits (measured: 48-50k orders/s with history on tmpfs against 42-43k
+   * beside the journal, bench/GATEWAY.md). History is derived: lost, it is rebuilt from the journal.
+   */
+  historyDir?: string;
 }
 
 export interface RunningExchange {
@@ -62,9 +68,10 @@ export async function startExchange(options: ExchangeOptions): Promise<RunningEx
   const adminToken = readOrCreateAdminToken(adminTokenPath);
 
   let hub: SubscriptionHub | undefined;
+  if (options.historyDir !== undefined) mkdirSync(options.historyDir, { recursive: true });
   const engine = await openEngine({
     journalPath: join(options.dataDir, 'journal.sqlite'),
-    historyPath: join(options.dataDir, 'history.sqlite'),
+    historyPath: join(options.historyDir ?? options.dataDir, 'history.sqlite'),
     clock: systemClock,
     config: options.config,
     onCommitted: (results) => hub?.onCommitted(results),

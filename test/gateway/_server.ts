@@ -30,7 +30,7 @@ export interface TestExchange {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number; pingIntervalMs?: number; config?: RawExchangeConfig } = {}): Promise<TestExchange> {
+export async function startTestExchange(options: { dataDir?: string; logLevel?: string; creditsPerSecondPerKey?: number; creditsPerSecondPerAddress?: number; pingIntervalMs?: number; config?: RawExchangeConfig; historyDir?: string } = {}): Promise<TestExchange> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'exchange-test-'));
   const exchange = await startExchange({
     host: '127.0.0.1',
@@ -41,6 +41,7 @@ export async function startTestExchange(options: { dataDir?: string; logLevel?: 
     creditsPerSecondPerKey: options.creditsPerSecondPerKey,
     creditsPerSecondPerAddress: options.creditsPerSecondPerAddress,
     pingIntervalMs: options.pingIntervalMs,
+    historyDir: options.historyDir,
   });
   const adminToken = readFileSync(exchange.adminTokenPath, 'utf8').trim();
   const admin = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
