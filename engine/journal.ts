@@ -423,7 +423,7 @@ export function sha256(text: string): string {
  * they are at moderate load: about 1 GB between checkpoints at 10,000 orders/s (commits of ~5
  * commands), every commit's fsync growing the file.
  */
-export function walBytesOfRow(rowBytes: number, pageSize: number): number {
+function walBytesOfRow(rowBytes: number, pageSize: number): number {
   return (Math.ceil(rowBytes / pageSize) + 1) * (pageSize + WAL_FRAME_HEADER_BYTES);
 }
 

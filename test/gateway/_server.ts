@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { RawExchangeConfig } from '../../engine/index.js';
 import { startExchange, type RunningExchange } from '../../gateway/index.js';
+import { basicAuth, httpRequest } from './_ws_client.js';
 
 // A real exchange for gateway tests: the full process (engine, journal and history in SQLite
 // files, Fastify and ws on a free loopback port) in a temp data directory, plus helpers that create
@@ -79,4 +80,11 @@ export function ccxtConfig(server: { url: string; wsUrl: string }, account: Test
     options: { code: 'USDAI', currencies: ['USDAI'] },
     ...extra,
   };
+}
+
+/** The ids of `key`'s open orders on `instrument`, read over HTTP (Basic auth), as a client would check. */
+export async function openOrderIds(server: { url: string }, key: TestAccount, instrument: string): Promise<string[]> {
+  const reply = await httpRequest(`${server.url}/api/v2/private/get_open_orders_by_instrument?instrument_name=${instrument}`, { headers: basicAuth(key) });
+  if (reply.body?.result === undefined) throw new Error(`get_open_orders_by_instrument failed: ${reply.text}`);
+  return (reply.body.result as { order_id: string }[]).map((order) => order.order_id);
 }

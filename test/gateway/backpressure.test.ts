@@ -46,6 +46,7 @@
 //   npx tap --reporter=tap test/gateway/backpressure.test.ts
 
 import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -230,9 +231,6 @@ function sampleRss() {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function mib(bytes: number): string {
   return (bytes / MIB).toFixed(1);

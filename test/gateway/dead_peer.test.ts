@@ -12,8 +12,9 @@
 // (15 s in production, gateway/limits.ts).
 
 import t from 'tap';
-import { startTestExchange, type TestAccount, type TestExchange } from './_server.js';
-import { WsRpcClient, basicAuth, httpRequest } from './_ws_client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openOrderIds, startTestExchange, type TestAccount, type TestExchange } from './_server.js';
+import { WsRpcClient } from './_ws_client.js';
 
 const SPOT = 'H100_USDAI';
 /** Long enough that a loaded CI machine never delays a live peer's pong past one interval. */
@@ -32,7 +33,7 @@ t.test('a peer that stops answering pings is dropped and its cancel-on-disconnec
   });
   const livePlaced = await restTwoOrders(live, 'live');
   const deadPlaced = await restTwoOrders(dead, 'dead');
-  t.same((await openOrderIds(server, deadKey)).sort(), [...deadPlaced].sort(), 'the silent peer has its two orders resting');
+  t.same((await openOrderIds(server, deadKey, SPOT)).sort(), [...deadPlaced].sort(), 'the silent peer has its two orders resting');
 
   const silentSinceMs = Date.now();
   const closedOrTimeout = await Promise.race([dead.closed, sleep(20 * PING_INTERVAL_MS).then(() => 'timeout' as const)]);
@@ -47,7 +48,7 @@ t.test('a peer that stops answering pings is dropped and its cancel-on-disconnec
   await sleep(3 * PING_INTERVAL_MS);
   t.equal(live.closeInfo, undefined, 'the peer that answers pings is still connected');
   t.equal(await live.result('public/test', {}).then((result) => (result as { version?: string }).version !== undefined), true, 'and its requests are answered');
-  t.same((await openOrderIds(server, liveKey)).sort(), [...livePlaced].sort(), 'and its orders still rest');
+  t.same((await openOrderIds(server, liveKey, SPOT)).sort(), [...livePlaced].sort(), 'and its orders still rest');
 });
 
 async function connect(server: TestExchange, key: TestAccount, answersPings: boolean): Promise<WsRpcClient> {
@@ -68,22 +69,13 @@ async function restTwoOrders(client: WsRpcClient, label: string): Promise<string
   return ids;
 }
 
-async function openOrderIds(server: TestExchange, key: TestAccount): Promise<string[]> {
-  const reply = await httpRequest(`${server.url}/api/v2/private/get_open_orders_by_instrument?instrument_name=${SPOT}`, { headers: basicAuth(key) });
-  if (reply.body?.result === undefined) throw new Error(`get_open_orders_by_instrument failed: ${reply.text}`);
-  return (reply.body.result as { order_id: string }[]).map((order) => order.order_id);
-}
 
 /** The open-order count once it reaches `until`, or whatever it is after ~5 s. */
 async function pollOpenOrderCount(server: TestExchange, key: TestAccount, until: number): Promise<number> {
-  let count = (await openOrderIds(server, key)).length;
+  let count = (await openOrderIds(server, key, SPOT)).length;
   for (let step = 0; step < 50 && count !== until; step++) {
     await sleep(100);
-    count = (await openOrderIds(server, key)).length;
+    count = (await openOrderIds(server, key, SPOT)).length;
   }
   return count;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -44,7 +44,7 @@ import vm from 'node:vm';
 import { gatewayLimits } from '../../gateway/limits.js';
 import type { WsConnection } from '../../gateway/server.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../../gateway/subscriptions.js';
-import { startTestExchange, type TestAccount, type TestExchange } from './_server.js';
+import { openOrderIds, startTestExchange, type TestAccount, type TestExchange } from './_server.js';
 import { basicAuth, httpRequest, WsRpcClient, type Envelope } from './_ws_client.js';
 
 const SPOT = 'H100_USDAI';
@@ -298,7 +298,7 @@ t.test('(d) cancel-on-disconnect cancels the resting orders when the socket clos
       t.equal(reply.order.order_state, 'open', `${scenario.name}: order ${reply.order.order_id} rests`);
       placed.push(reply.order.order_id);
     }
-    t.same((await openOrderIds(server, key)).sort(), [...placed].sort(), `${scenario.name}: REST sees the 5 open orders`);
+    t.same((await openOrderIds(server, key, SPOT)).sort(), [...placed].sort(), `${scenario.name}: REST sees the 5 open orders`);
     await (scenario.end === 'close' ? client.close() : client.terminate());
     const remaining = await pollOpenOrders(server, key, scenario.expectCancelled ? 0 : placed.length);
     t.equal(remaining.length, scenario.expectCancelled ? 0 : placed.length, `${scenario.name}: ${scenario.expectCancelled ? 'all cancelled' : 'all still open'} after the socket ${scenario.end === 'close' ? 'closed' : 'dropped'}`);
@@ -495,22 +495,17 @@ function paceSteadyClient(request: () => Promise<boolean>, paceMs: number, durat
   return { stats, done };
 }
 
-async function openOrderIds(server: TestExchange, key: TestAccount): Promise<string[]> {
-  const reply = await httpRequest(`${server.url}/api/v2/private/get_open_orders_by_instrument?instrument_name=${SPOT}`, { headers: basicAuth(key) });
-  if (reply.body?.result === undefined) throw new Error(`get_open_orders_by_instrument failed: ${reply.text}`);
-  return (reply.body.result as { order_id: string }[]).map((order) => order.order_id);
-}
 
 async function pollOpenOrders(server: TestExchange, key: TestAccount, until: number): Promise<string[]> {
-  let ids = await openOrderIds(server, key);
+  let ids = await openOrderIds(server, key, SPOT);
   for (let step = 0; step < 50 && ids.length !== until; step++) {
     await sleep(100);
-    ids = await openOrderIds(server, key);
+    ids = await openOrderIds(server, key, SPOT);
   }
   // When nothing should change, give a cancel that would be wrong the time to show up.
   if (until > 0) {
     await sleep(500);
-    ids = await openOrderIds(server, key);
+    ids = await openOrderIds(server, key, SPOT);
   }
   return ids;
 }

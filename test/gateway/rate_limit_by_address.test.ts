@@ -10,6 +10,7 @@
 // the rest refused with 10028 too_many_requests, and every request from 127.0.0.2 answered.
 
 import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestExchange } from './_server.js';
 import { WsRpcClient, type Envelope } from './_ws_client.js';
 
@@ -47,7 +48,3 @@ t.test('one address that floods is refused, over all its connections; another ad
   t.match(refused[0]?.error, { code: 10028, message: 'too_many_requests' }, "Deribit's code and message");
   t.same(steadyReplies.filter((reply) => reply.result === undefined).map((reply) => reply.error), [], 'every request of the other address was answered');
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
