@@ -178,6 +178,7 @@ t.test('after a burst of trading, the books built from the feeds equal the REST 
   proClients.push(pro);
   await withTimeout(pro.watchOrderBook(SPOT), WATCH_MS, 'the order book snapshot');
   const lastTradeIdBefore = Math.max(0, ...(await burst[0].fetchTrades(SPOT)).map((trade) => Number(trade.id)));
+  await placeLadder(maker);
 
   const outcome = await runBurst(burst, SEED);
   t.same(outcome.unexpected, [], 'no refusal other than the ones the workload causes by design');
@@ -185,6 +186,7 @@ t.test('after a burst of trading, the books built from the feeds equal the REST 
 
   const rest = await burst[2].fetchOrderBook(SPOT, 10_000);
   const expected = { bids: levelsOf(rest.bids), asks: levelsOf(rest.asks) };
+  // The ladder alone guarantees this (it used to depend on how the three clients interleaved).
   t.ok(expected.bids.length + expected.asks.length > 10, 'the burst left a book worth comparing');
   const ccxtBook = await pollUntil(() => ({ bids: levelsOf(pro.orderbooks[SPOT].bids), asks: levelsOf(pro.orderbooks[SPOT].asks) }), (book) => sameBook(book, expected), 3_000);
   t.same(ccxtBook, expected, "CCXT's book from book.H100_USDAI.100ms equals get_order_book at full depth");
@@ -251,6 +253,22 @@ type BurstOperation =
   | { kind: 'cancel'; pick: number };
 
 const MID_TICKS = 2500;
+
+const LADDER_LEVELS = 8;
+const LADDER_LOTS = 60;
+
+/**
+ * Resting depth the burst cannot take away: LADDER_LEVELS bids below and asks above every price the
+ * burst's limits and edits use, LADDER_LOTS each. The burst's market and stop orders (a fifth of
+ * its operations, 3 lots at most; ~120 lots in all) can take two or three of a side's levels, so
+ * the book keeps more than 10 levels to compare whatever the interleaving.
+ */
+async function placeLadder(client: RestClient): Promise<void> {
+  for (let level = 0; level < LADDER_LEVELS; level++) {
+    await client.createOrder(SPOT, 'limit', 'buy', LADDER_LOTS, (MID_TICKS - 60 + level) / 1000);
+    await client.createOrder(SPOT, 'limit', 'sell', LADDER_LOTS, (MID_TICKS + 60 - level) / 1000);
+  }
+}
 
 /** Runs BURST_OPERATIONS operations split across the clients, each client's in order, all at once. */
 async function runBurst(clients: RestClient[], seed: number): Promise<{ unexpected: string[]; counts: Record<string, number> }> {
