@@ -1,5 +1,5 @@
 import sqlite3 from 'sqlite3';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { scanWal } from './wal_scan.js';
 import { BatchFormatError, decodeBatch, encodeBatch, type JournalEntry } from './journal_codec.js';
@@ -411,7 +411,7 @@ export class SqliteJournal {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /**
@@ -428,7 +428,7 @@ function walBytesOfRow(rowBytes: number, pageSize: number): number {
 }
 
 function batchHash(previousHash: string, batch: number, firstSequence: number, lastSequence: number, body: string): string {
-  return createHash('sha256').update(`${previousHash}\n${batch}\n${firstSequence}\n${lastSequence}\n`).update(body).digest('hex');
+  return hash('sha256', `${previousHash}\n${batch}\n${firstSequence}\n${lastSequence}\n${body}`, 'hex');
 }
 
 /**
