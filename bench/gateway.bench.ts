@@ -11,7 +11,7 @@
 //   options: --runs=N  --connections=N  --window=W  --seconds=S (throughput window)
 //            --latency-seconds=S  --rates=10000,20000 (fixed rates, besides 50%/80% of capacity)
 //            --subscribers=N  --subscriber-processes=N  --fanout-rate=R  --fanout-raw-rate=R
-//            --phases=throughput,latency,fanout  --shares=0.5,0.8|none  --sweep=32,128 (closed loop by connection count;
+//            --phases=throughput,latency,floor,fanout  --shares=0.5,0.8|none  --sweep=32,128 (closed loop by connection count;
 //            --sweep= for none)  --seed=N
 //            --profile (one more closed-loop run with the server's CPU profiled over the measured
 //                       window; prints where the time goes and keeps the .cpuprofile)
@@ -39,6 +39,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/bench (compiled) or bench (source). */
 const repoRoot = here.includes(`${join('dist', 'bench')}`) ? join(here, '../..') : join(here, '..');
 const clientScript = join(here, 'gateway_client.js');
+const floorScript = join(here, 'floor_server.js');
 const INSTRUMENT = 'H100_USDAI';
 const MID_TICKS = 2_500; // 2.500 USDai per GPU-hour, tick 0.001
 
@@ -435,7 +436,7 @@ const fixedRates = (flags.rates ?? '10000').split(',').filter((text) => text !==
 const capacityShares = flags.shares === 'none' ? [] : (flags.shares ?? '0.5,0.8').split(',').filter((text) => text !== '').map(Number);
 const subscriberCount = Number(flags.subscribers ?? 1_000);
 const subscriberProcesses = Number(flags['subscriber-processes'] ?? 2);
-const phases = new Set((flags.phases ?? 'throughput,latency,fanout').split(','));
+const phases = new Set((flags.phases ?? 'throughput,latency,floor,fanout').split(','));
 const fanoutSeconds = quick ? 3 : 8;
 const fanoutTradeRate = Number(flags['fanout-rate'] ?? 500);
 const fanoutRawTradeRate = Number(flags['fanout-raw-rate'] ?? 50);
@@ -635,6 +636,48 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
     return byRate;
   } finally {
     await server.stop();
+  }
+}
+
+interface FloorRun {
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  serverUsDiffP99Ms: number;
+  lateSends: number;
+}
+
+/**
+ * The same open-loop run at `ratePerSec` against bench/floor_server.ts (ws, JSON.parse, one write +
+ * fdatasync per group of requests, reply after the sync; nothing else): what any server could reach
+ * on this machine with this client beside it. One floor server for all runs, warmed like the exchange.
+ */
+async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorRun[]> {
+  const child = fork(floorScript, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const wsUrl = await new Promise<string>((resolve, reject) => {
+      child.once('message', (message: { type: string; wsUrl: string }) => resolve(message.wsUrl));
+      child.once('exit', (code) => reject(new Error(`floor server exited (${code}) before listening`)));
+    });
+    const accounts = Array.from({ length: connections }, (_, index) => ({ clientId: `floor-${index}`, clientSecret: 'floor' })) as AccountCredentials[];
+    await startClient(ordersJob(wsUrl, accounts, { warmupMs: 0, measureMs: quick ? 1_000 : 3_000 })).result;
+    const floor: FloorRun[] = [];
+    for (let run = 0; run < runCount; run++) {
+      const result = (await startClient(ordersJob(wsUrl, accounts, { mode: 'open', ratePerSec, warmupMs: latencyWarmupMs, measureMs: latencySeconds * 1000, seed: seed + run * 31 })).result) as OrdersResult;
+      const latency = LatencyHistogram.from(result.latency);
+      floor.push({
+        p50Ms: latency.percentileMs(0.5),
+        p99Ms: latency.percentileMs(0.99),
+        p999Ms: latency.percentileMs(0.999),
+        serverUsDiffP99Ms: LatencyHistogram.from(result.serverUsDiff).percentileMs(0.99),
+        lateSends: result.lateSends,
+      });
+    }
+    return floor;
+  } finally {
+    const gone = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    if (child.connected) child.send({ type: 'stop' });
+    await gone;
   }
 }
 
@@ -995,6 +1038,16 @@ async function main(): Promise<void> {
     console.log();
   }
 
+  // (2b) The floor: the same open loop at 10,000/s against a server that only parses, syncs and answers.
+  let floor: FloorRun[] = [];
+  if (phases.has('floor')) {
+    console.log(`(2b) Floor: the same open loop at 10,000/s against bench/floor_server.ts (ws + JSON.parse + one write and fdatasync per group of requests, reply after the sync; no exchange), ${runs} run(s): what any server could reach here with this client beside it`);
+    floor = await floorRuns(10_000, runs);
+    console.log(`    p50 ${fmt(median(floor.map((run) => run.p50Ms)), 3)} ms, p99 ${fmt(median(floor.map((run) => run.p99Ms)), 3)} ms (runs ${floor.map((run) => fmt(run.p99Ms, 3)).join(' / ')}), p99.9 ${fmt(median(floor.map((run) => run.p999Ms)), 3)} ms; p99 server usDiff ${fmt(median(floor.map((run) => run.serverUsDiffP99Ms)), 3)} ms; late sends ${floor.map((run) => run.lateSends).join(' / ')}`);
+    console.log(`    ${phaseTook()}`);
+    console.log();
+  }
+
   // (3) Market-data fan-out.
   let fanout: FanoutRun[] = [];
   if (phases.has('fanout')) {
@@ -1116,13 +1169,15 @@ async function main(): Promise<void> {
         };
   const ordersPerSec = round(capacity, 0);
   const ackP99At10k = at10k === undefined ? NaN : round(median(at10k.map((run) => run.p99Ms)), 3);
+  const floorP99At10k = floor.length === 0 ? NaN : round(median(floor.map((run) => run.p99Ms)), 3);
   const fanout100 = fanout.find((run) => run.channel.endsWith('.100ms'));
   const fanoutRaw = fanout.find((run) => run.channel.endsWith('.raw'));
   if (Number.isFinite(ordersPerSec)) console.log(`Goal ≥ 50,000 orders/s through one gateway process: ${ordersPerSec >= 50_000 ? 'MET' : 'NOT MET'} (${thousands(ordersPerSec)}/s, median of ${throughput.length})`);
   const figures10k = latencyFigures(at10k);
   if (Number.isFinite(ackP99At10k) && figures10k !== undefined) {
     const overload = figures10k.overloaded ? `; overloaded: ${thousands(figures10k.achievedPerSec)}/s answered, ${thousands(figures10k.skipped)} sends skipped, so the figure understates it` : '';
-    console.log(`Goal p99 ack latency < 2 ms at 10,000 orders/s: ${ackP99At10k < 2 && !figures10k.overloaded ? 'MET' : 'NOT MET'} (p99 ${fmt(ackP99At10k, 3)} ms${overload})`);
+    const floorText = floor.length === 0 ? '' : `; the floor server's p99 in the same run: ${fmt(floorP99At10k, 3)} ms, the exchange's is ${fmt(ackP99At10k / floorP99At10k, 1)}× that`;
+    console.log(`Goal p99 ack latency < 2 ms at 10,000 orders/s: ${ackP99At10k < 2 && !figures10k.overloaded ? 'MET' : 'NOT MET'} (p99 ${fmt(ackP99At10k, 3)} ms${overload}${floorText})`);
   }
   const loadAtEnd = loadavg()[0];
   const shareAtEnd = cpuShareAvailable(300);
@@ -1142,6 +1197,9 @@ async function main(): Promise<void> {
     ackLatencyP99MsAt10k: Number.isFinite(ackP99At10k) ? ackP99At10k : null,
     ackLatencyP999MsAt10k: at10k === undefined ? null : round(median(at10k.map((run) => run.p999Ms)), 3),
     latencyAt10k: latencyFigures(at10k) ?? null,
+    floorP50MsAt10k: floor.length === 0 ? null : round(median(floor.map((run) => run.p50Ms)), 3),
+    floorP99MsAt10k: Number.isFinite(floorP99At10k) ? floorP99At10k : null,
+    floorP999MsAt10k: floor.length === 0 ? null : round(median(floor.map((run) => run.p999Ms)), 3),
     latencyAt50pct: latencyFigures(at50) ?? null,
     latencyAt80pct: latencyFigures(at80) ?? null,
     fanoutSubscribers: fanout100?.subscribers ?? fanoutRaw?.subscribers ?? null,
