@@ -1,3 +1,5 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import sqlite3 from 'sqlite3';
 import type { Event, OrderView, TradeView } from './events.js';
 
@@ -8,8 +10,18 @@ import type { Event, OrderView, TradeView } from './events.js';
 // connection, written right after each batch commits, allowed to lag. Each projection transaction
 // also records `projected_sequence`; recovery replays from a snapshot no newer than that and
 // projects the events of every command after it, so history is complete again after any crash.
-// (At synchronous = NORMAL it survives process crashes; after a power cut it may lose its tail,
-// which the same catch-up restores.)
+//
+// Durability: history is written at synchronous = OFF (no fsync at all), because it can always be
+// rebuilt from the journal. Measured at the gateway's capacity, against NORMAL (whose checkpoint
+// fsyncs shared the disk with the journal's commits): journal commit p99 5.6-6.7 → 3.8-4.2 ms and
+// 40.6-48.1k → 45.1-51.6k orders/s (3 alternating pairs, together with one transaction per
+// flush). OFF survives a crash of the process (the OS has every write), but an OS crash or power
+// cut can leave the file torn, not just short. So a small state file beside it
+// (`<history>.state`, written with fsync and rename) records the machine's boot id while the file
+// is being written, and `clean` once close() has synced it. At open, a file left unclean under
+// another boot id is deleted and history is rebuilt from the start of the journal (recovery
+// projects every command after projected_sequence, here 0). Where the boot id cannot be read
+// (not Linux), history stays at synchronous = NORMAL, as before.
 
 export interface TradeQuery {
   instrument?: string;
@@ -41,18 +53,29 @@ const FLUSH_DELAY_MS = 20;
 export class HistoryStore {
   private projectedThrough = 0;
   /** Per table, an INSERT of each of INSERT_CHUNK_ROWS rows, prepared once (see writeRows). */
-  private statements: Record<'orders' | 'trades', Map<number, sqlite3.Statement>> | undefined;
+  private statements: { orders: Map<number, sqlite3.Statement>; trades: Map<number, sqlite3.Statement>; begin: sqlite3.Statement; projected: sqlite3.Statement; commit: sqlite3.Statement } | undefined;
   private writes: Promise<void> = Promise.resolve();
   /** The first failed write, if any: history then stops and the next start re-projects. */
   failure: Error | undefined;
 
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(
+    private readonly db: sqlite3.Database,
+    private readonly path: string,
+    private readonly bootId: string | undefined,
+    /** True when the file was discarded at open (torn by an OS crash or power cut) and starts empty. */
+    readonly discarded: boolean,
+  ) {}
 
-  static async open(path: string): Promise<HistoryStore> {
+  /** `bootId`: the machine's boot id (read from /proc when omitted; tests pass their own). */
+  static async open(path: string, options: { bootId?: string } = {}): Promise<HistoryStore> {
+    const bootId = options.bootId ?? currentBootId();
+    const discarded = bootId !== undefined && discardIfTorn(path, bootId);
+    // Before the first unsynced write: from here on, until close() says clean, the file may be torn.
+    if (bootId !== undefined) writeStateFile(path, { bootId, clean: false });
     const db = await new Promise<sqlite3.Database>((resolve, reject) => {
       const opened = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(error) : resolve(opened)));
     });
-    const store = new HistoryStore(db);
+    const store = new HistoryStore(db, path, bootId, discarded);
     try {
       await store.setUp();
     } catch (error) {
@@ -67,7 +90,7 @@ export class HistoryStore {
     const db = this.db;
     await this.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
+      PRAGMA synchronous = ${this.bootId === undefined ? 'NORMAL' : 'OFF'};
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       INSERT OR IGNORE INTO meta (key, value) VALUES ('projected_sequence', '0');
       CREATE TABLE IF NOT EXISTS orders (
@@ -87,6 +110,9 @@ export class HistoryStore {
     this.statements = {
       orders: await prepareInserts(db, 'orders', ORDER_COLUMNS),
       trades: await prepareInserts(db, 'trades', TRADE_COLUMNS),
+      begin: await prepare(db, 'BEGIN'),
+      projected: await prepare(db, "UPDATE meta SET value = ? WHERE key = 'projected_sequence'"),
+      commit: await prepare(db, 'COMMIT'),
     };
   }
 
@@ -127,21 +153,18 @@ export class HistoryStore {
     const lastSequence = this.projectedThrough;
     this.pendingOrderRows = [];
     this.pendingTradeRows = [];
-    // Rows first, then projected_sequence, each statement its own transaction, each awaited. Not
-    // BEGIN … COMMIT: node-sqlite3 runs prepared statements outside the Database's queue, so their
-    // rows could commit after a COMMIT that had already moved projected_sequence past them, and a
-    // crash in between would lose them from history for good. In this order a crash can only leave
-    // rows beyond projected_sequence, which re-projection writes again (INSERT OR REPLACE).
-    const previous = this.writes;
-    const written = previous
-      .then(() => writeRows(this.statements!.orders, orderRows))
-      .then(() => writeRows(this.statements!.trades, tradeRows))
-      .then(
-        () =>
-          new Promise<void>((resolve, reject) =>
-            this.db.run("UPDATE meta SET value = ? WHERE key = 'projected_sequence'", [String(lastSequence)], (error) => (error ? reject(error) : resolve())),
-          ),
-      );
+    // One transaction per flush: the rows, then projected_sequence, so a crash keeps both or neither.
+    // Every step is a prepared statement, each awaited before the next: node-sqlite3 runs prepared
+    // statements straight on the connection, outside the Database's queue, so a BEGIN or COMMIT sent
+    // through db.run could overtake or trail the rows. One transaction instead of one per chunk
+    // also writes each index's last page to the WAL once per flush instead of once per chunk.
+    const statements = this.statements!;
+    const written = this.writes
+      .then(() => runStatement(statements.begin, []))
+      .then(() => writeRows(statements.orders, orderRows))
+      .then(() => writeRows(statements.trades, tradeRows))
+      .then(() => runStatement(statements.projected, [String(lastSequence)]))
+      .then(() => runStatement(statements.commit, []));
     written.catch((error: Error) => {
       this.failure ??= error;
     });
@@ -187,10 +210,16 @@ export class HistoryStore {
     return rows.map((row) => decodeTrade(row.view));
   }
 
+  /** Writes what is pending, syncs the file (a full checkpoint at synchronous = FULL), closes, and records it clean. */
   async close(): Promise<void> {
     await this.whenWritten();
-    for (const byRows of Object.values(this.statements ?? {})) for (const statement of byRows.values()) statement.finalize();
+    const statements = this.statements;
+    if (statements !== undefined) {
+      for (const statement of [...statements.orders.values(), ...statements.trades.values(), statements.begin, statements.projected, statements.commit]) statement.finalize();
+    }
+    await this.exec('PRAGMA synchronous = FULL; PRAGMA wal_checkpoint(TRUNCATE);');
     await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+    if (this.bootId !== undefined) writeStateFile(this.path, { bootId: this.bootId, clean: true });
   }
 
   private exec(sql: string): Promise<void> {
@@ -203,6 +232,63 @@ export class HistoryStore {
 
   private all<T>(sql: string, parameters: unknown[] = []): Promise<T[]> {
     return new Promise((resolve, reject) => this.db.all(sql, parameters, (error, rows) => (error ? reject(error) : resolve(rows as T[]))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state file: was the history file synced when it was last closed, and under which boot?
+
+interface HistoryFileState {
+  bootId: string;
+  clean: boolean;
+}
+
+/** The kernel's id for this boot (a new one after every restart of the machine); Linux only. */
+function currentBootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateFileOf(path: string): string {
+  return `${path}.state`;
+}
+
+/**
+ * Deletes the history file (and its WAL and shared memory) if its state file says it was being
+ * written, unsynced, when a different boot ended: an OS crash or power cut may have torn it.
+ * A missing state file means the file predates synchronous = OFF (or never existed): kept.
+ */
+function discardIfTorn(path: string, bootId: string): boolean {
+  let state: HistoryFileState;
+  try {
+    state = JSON.parse(readFileSync(stateFileOf(path), 'utf8')) as HistoryFileState;
+  } catch {
+    return false;
+  }
+  if (state.clean || state.bootId === bootId || !existsSync(path)) return false;
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true });
+  return true;
+}
+
+/** Replaces the state file durably: written and synced under a temporary name, renamed, directory synced. */
+function writeStateFile(path: string, state: HistoryFileState): void {
+  const target = stateFileOf(path);
+  const temporary = `${target}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state));
+  syncPath(temporary);
+  renameSync(temporary, target);
+  syncPath(dirname(target));
+}
+
+function syncPath(path: string): void {
+  const descriptor = openSync(path, 'r');
+  try {
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
   }
 }
 
@@ -220,28 +306,30 @@ const TRADE_COLUMNS = 9;
  */
 const INSERT_CHUNK_ROWS = [256, 64, 16, 4, 1];
 
+// With a callback, so a damaged history file fails the open instead of emitting an unhandled 'error'.
+function prepare(db: sqlite3.Database, sql: string): Promise<sqlite3.Statement> {
+  return new Promise((resolve, reject) => {
+    const statement = db.prepare(sql, (error: Error | null) => (error ? reject(error) : resolve(statement)));
+  });
+}
+
+function runStatement(statement: sqlite3.Statement, parameters: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => statement.run(parameters, (error: Error | null) => (error ? reject(error) : resolve())));
+}
+
 function prepareInserts(db: sqlite3.Database, table: string, columns: number): Promise<Map<number, sqlite3.Statement>> {
   const row = `(${Array.from({ length: columns }, () => '?').join(', ')})`;
   return Promise.all(
-    INSERT_CHUNK_ROWS.map(
-      (rows) =>
-        // With a callback, so a damaged history file fails the open instead of emitting an unhandled 'error'.
-        new Promise<[number, sqlite3.Statement]>((resolve, reject) => {
-          const statement = db.prepare(`INSERT OR REPLACE INTO ${table} VALUES ${Array.from({ length: rows }, () => row).join(', ')}`, (error: Error | null) => (error ? reject(error) : resolve([rows, statement])));
-        }),
-    ),
+    INSERT_CHUNK_ROWS.map(async (rows) => [rows, await prepare(db, `INSERT OR REPLACE INTO ${table} VALUES ${Array.from({ length: rows }, () => row).join(', ')}`)] as const),
   ).then((entries) => new Map(entries));
 }
 
-/** Writes `rows` with the chunk statements, one chunk after another (each its own transaction). */
+/** Writes `rows` with the chunk statements, one chunk after another (inside the flush's transaction). */
 async function writeRows(statements: Map<number, sqlite3.Statement>, rows: unknown[][]): Promise<void> {
   let start = 0;
   for (const size of INSERT_CHUNK_ROWS) {
     const statement = statements.get(size)!;
-    for (; rows.length - start >= size; start += size) {
-      const parameters = rows.slice(start, start + size).flat();
-      await new Promise<void>((resolve, reject) => statement.run(parameters, (error: Error | null) => (error ? reject(error) : resolve())));
-    }
+    for (; rows.length - start >= size; start += size) await runStatement(statement, rows.slice(start, start + size).flat());
   }
 }
 

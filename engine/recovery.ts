@@ -25,6 +25,8 @@ export interface OpenEngineOptions extends Omit<SequencerOptions, 'state' | 'jou
   config: RawExchangeConfig;
   /** WAL bytes written between background checkpoints of the journal (journal.ts); default ~16 MiB. */
   checkpointEveryBytes?: number;
+  /** The machine's boot id as history sees it (history.ts); read from /proc when omitted. Tests only. */
+  historyBootId?: string;
 }
 
 export interface OpenedEngine {
@@ -43,6 +45,8 @@ export interface RecoveryReport {
   replayMs: number;
   damagedSnapshots: number[];
   stateHash: string;
+  /** History was found torn (left unsynced across a restart of the machine), deleted and rebuilt from the journal. */
+  historyRebuilt: boolean;
 }
 
 const PROJECTION_CHUNK = 1_000;
@@ -51,7 +55,7 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
   const journal = await SqliteJournal.open(options.journalPath, { checkpointEveryBytes: options.checkpointEveryBytes });
   let history: HistoryStore | undefined;
   try {
-    history = options.historyPath === undefined ? undefined : await HistoryStore.open(options.historyPath);
+    history = options.historyPath === undefined ? undefined : await HistoryStore.open(options.historyPath, { bootId: options.historyBootId });
   } catch (error) {
     // The journal's connections would otherwise stay open for the life of the process.
     await journal.close();
@@ -122,6 +126,7 @@ export async function recoverState(journal: SqliteJournal, history?: HistoryStor
       replayMs: performance.now() - startedMs,
       damagedSnapshots: contents.damagedSnapshots,
       stateHash: hashText(serializeState(state)),
+      historyRebuilt: history?.discarded ?? false,
     },
   };
 }
