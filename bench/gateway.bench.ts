@@ -5,7 +5,9 @@
 //
 //   npm run bench:gateway                  about 3 minutes: throughput (3 closed-loop runs), a sweep
 //                                          over connection counts, open-loop latency at 10k/s and
-//                                          50%/80% of capacity (3 rounds), fan-out to 1,000
+//                                          50%/80% of capacity (3 rounds), the floor (the same
+//                                          client against bench/floor_server.ts, a server that
+//                                          only parses, syncs and answers), fan-out to 1,000
 //                                          subscribers (100ms and raw book channels)
 //   npm run bench:gateway -- --quick       about 35 s: 1 run of each, shorter windows, 100ms only
 //   options: --runs=N  --connections=N  --window=W  --seconds=S (throughput window)
@@ -639,6 +641,12 @@ async function latencyRuns(rates: { ratePerSec: number; label: string }[], runCo
   }
 }
 
+interface FloorFigures {
+  /** Closed loop, the throughput phase's shape (connections × window), one run. */
+  ordersPerSec: number;
+  runs: FloorRun[];
+}
+
 interface FloorRun {
   p50Ms: number;
   p99Ms: number;
@@ -652,7 +660,7 @@ interface FloorRun {
  * fdatasync per group of requests, reply after the sync; nothing else): what any server could reach
  * on this machine with this client beside it. One floor server for all runs, warmed like the exchange.
  */
-async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorRun[]> {
+async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorFigures> {
   const child = fork(floorScript, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const wsUrl = await new Promise<string>((resolve, reject) => {
@@ -661,6 +669,7 @@ async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorRun
     });
     const accounts = Array.from({ length: connections }, (_, index) => ({ clientId: `floor-${index}`, clientSecret: 'floor' })) as AccountCredentials[];
     await startClient(ordersJob(wsUrl, accounts, { warmupMs: 0, measureMs: quick ? 1_000 : 3_000 })).result;
+    const closed = (await startClient(ordersJob(wsUrl, accounts, {})).result) as OrdersResult;
     const floor: FloorRun[] = [];
     for (let run = 0; run < runCount; run++) {
       const result = (await startClient(ordersJob(wsUrl, accounts, { mode: 'open', ratePerSec, warmupMs: latencyWarmupMs, measureMs: latencySeconds * 1000, seed: seed + run * 31 })).result) as OrdersResult;
@@ -673,7 +682,7 @@ async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorRun
         lateSends: result.lateSends,
       });
     }
-    return floor;
+    return { ordersPerSec: (closed.repliesInWindow / closed.measuredMs) * 1000, runs: floor };
   } finally {
     const gone = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
     if (child.connected) child.send({ type: 'stop' });
@@ -1040,10 +1049,15 @@ async function main(): Promise<void> {
 
   // (2b) The floor: the same open loop at 10,000/s against a server that only parses, syncs and answers.
   let floor: FloorRun[] = [];
+  let floorOrdersPerSec = NaN;
   if (phases.has('floor')) {
-    console.log(`(2b) Floor: the same open loop at 10,000/s against bench/floor_server.ts (ws + JSON.parse + one write and fdatasync per group of requests, reply after the sync; no exchange), ${runs} run(s): what any server could reach here with this client beside it`);
-    floor = await floorRuns(10_000, runs);
-    console.log(`    p50 ${fmt(median(floor.map((run) => run.p50Ms)), 3)} ms, p99 ${fmt(median(floor.map((run) => run.p99Ms)), 3)} ms (runs ${floor.map((run) => fmt(run.p99Ms, 3)).join(' / ')}), p99.9 ${fmt(median(floor.map((run) => run.p999Ms)), 3)} ms; p99 server usDiff ${fmt(median(floor.map((run) => run.serverUsDiffP99Ms)), 3)} ms; late sends ${floor.map((run) => run.lateSends).join(' / ')}`);
+    console.log(`(2b) Floor: the same client against bench/floor_server.ts (ws + JSON.parse + one write and fdatasync per group of requests, reply after the sync; no exchange): one closed-loop run as in (1), then the open loop at 10,000/s, ${runs} run(s). What any server could reach here with this client beside it`);
+    const figures = await floorRuns(10_000, runs);
+    floor = figures.runs;
+    floorOrdersPerSec = figures.ordersPerSec;
+    const share = Number.isFinite(capacity) ? `; the exchange's ${thousands(capacity)}/s is ${fmt(capacity / floorOrdersPerSec, 2)}× that` : '';
+    console.log(`    closed loop ${connections} conn × ${closedWindow}: ${thousands(floorOrdersPerSec)} replies/s${share}`);
+    console.log(`    10,000/s: p50 ${fmt(median(floor.map((run) => run.p50Ms)), 3)} ms, p99 ${fmt(median(floor.map((run) => run.p99Ms)), 3)} ms (runs ${floor.map((run) => fmt(run.p99Ms, 3)).join(' / ')}), p99.9 ${fmt(median(floor.map((run) => run.p999Ms)), 3)} ms; p99 server usDiff ${fmt(median(floor.map((run) => run.serverUsDiffP99Ms)), 3)} ms; late sends ${floor.map((run) => run.lateSends).join(' / ')}`);
     console.log(`    ${phaseTook()}`);
     console.log();
   }
@@ -1197,6 +1211,7 @@ async function main(): Promise<void> {
     ackLatencyP99MsAt10k: Number.isFinite(ackP99At10k) ? ackP99At10k : null,
     ackLatencyP999MsAt10k: at10k === undefined ? null : round(median(at10k.map((run) => run.p999Ms)), 3),
     latencyAt10k: latencyFigures(at10k) ?? null,
+    floorOrdersPerSec: Number.isFinite(floorOrdersPerSec) ? round(floorOrdersPerSec, 0) : null,
     floorP50MsAt10k: floor.length === 0 ? null : round(median(floor.map((run) => run.p50Ms)), 3),
     floorP99MsAt10k: Number.isFinite(floorP99At10k) ? floorP99At10k : null,
     floorP999MsAt10k: floor.length === 0 ? null : round(median(floor.map((run) => run.p999Ms)), 3),
