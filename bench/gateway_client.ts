@@ -445,6 +445,8 @@ class OrdersRun {
   windowStartMs = Infinity;
   windowEndMs = Infinity;
   repliesInWindow = 0;
+  /** Every reply, warm-up included (BENCH_PROGRESS). */
+  repliesTotal = 0;
   okInWindow = 0;
   sentInWindow = 0;
   skipped = 0;
@@ -480,6 +482,7 @@ class OrdersRun {
   }
 
   replied(connection: OrderConnection, request: Outstanding, receivedMs: number, ok: boolean, rested: boolean, usDiff: number): void {
+    this.repliesTotal++;
     if (receivedMs >= this.windowStartMs && receivedMs < this.windowEndMs) {
       this.repliesInWindow++;
       if (ok) this.okInWindow++;
@@ -582,11 +585,21 @@ async function runOrders(job: OrdersJob): Promise<OrdersResult> {
     send({ type: 'phase', phase: 'measure-start', atMs: Date.now() });
   }, Math.max(0, run.windowStartMs - nowMs()));
   let clientCpuMs = 0;
+  // BENCH_PROGRESS=1: replies per second, printed every second of the run (warm-up included), to
+  // see whether a long run holds its rate.
+  let lastReplies = 0;
+  const progress = process.env.BENCH_PROGRESS
+    ? setInterval(() => {
+        console.error(`    [client] ${Math.round((nowMs() - startMs) / 1000)} s: ${run.repliesTotal - lastReplies} replies/s`);
+        lastReplies = run.repliesTotal;
+      }, 1000)
+    : undefined;
   const windowEnd = new Promise<void>((resolve) =>
     setTimeout(() => {
       const used = process.cpuUsage(cpuAtStart);
       clientCpuMs = (used.user + used.system) / 1000;
       send({ type: 'phase', phase: 'measure-end', atMs: Date.now() });
+      clearInterval(progress);
       resolve();
     }, Math.max(0, run.windowEndMs - nowMs())),
   );
