@@ -217,9 +217,16 @@ export class HistoryStore {
     if (statements !== undefined) {
       for (const statement of [...statements.orders.values(), ...statements.trades.values(), statements.begin, statements.projected, statements.commit]) statement.finalize();
     }
-    await this.exec('PRAGMA synchronous = FULL; PRAGMA wal_checkpoint(TRUNCATE);');
+    let synced = false;
+    try {
+      await this.exec('PRAGMA synchronous = FULL; PRAGMA wal_checkpoint(TRUNCATE);');
+      synced = true;
+    } catch {
+      // A failed write can leave its transaction open, which the checkpoint refuses. The file then
+      // stays marked unclean (closing rolls the transaction back), as after a crash.
+    }
     await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
-    if (this.bootId !== undefined) writeStateFile(this.path, { bootId: this.bootId, clean: true });
+    if (synced && this.bootId !== undefined) writeStateFile(this.path, { bootId: this.bootId, clean: true });
   }
 
   private exec(sql: string): Promise<void> {
