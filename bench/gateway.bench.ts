@@ -3,7 +3,7 @@
 // data) driven over WebSocket on loopback by a load generator in another process
 // (bench/gateway_client.ts). Method, figures and where the time goes: bench/GATEWAY.md.
 //
-//   npm run bench:gateway                  about 3 minutes: throughput (3 closed-loop runs), a sweep
+//   npm run bench:gateway                  about 3.5 minutes: throughput (3 closed-loop runs), a sweep
 //                                          over connection counts, open-loop latency at 10k/s and
 //                                          50%/80% of capacity (3 rounds), the floor (the same
 //                                          client against bench/floor_server.ts, a server that
@@ -656,9 +656,10 @@ interface FloorRun {
 }
 
 /**
- * The same open-loop run at `ratePerSec` against bench/floor_server.ts (ws, JSON.parse, one write +
- * fdatasync per group of requests, reply after the sync; nothing else): what any server could reach
- * on this machine with this client beside it. One floor server for all runs, warmed like the exchange.
+ * The same client against bench/floor_server.ts (ws, JSON.parse, one write + fdatasync per group of
+ * requests, reply after the sync; nothing else): one closed-loop run as in the throughput phase,
+ * then `runCount` open-loop runs at `ratePerSec`. What any server could reach on this machine with
+ * this client beside it. One floor server for all runs, warmed like the exchange.
  */
 async function floorRuns(ratePerSec: number, runCount: number): Promise<FloorFigures> {
   const child = fork(floorScript, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
