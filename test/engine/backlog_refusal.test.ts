@@ -11,21 +11,27 @@
 // which the test replaces with a number it moves by hand, so time passes only where it says so.
 // The generator: none (clock ticks). How to replay: deterministic.
 
-import t from 'tap';
+import t, { type TAP } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManualClock, limits, openEngine, type CommandResult } from '../../engine/index.js';
+import { ManualClock, limits, openEngine, type CommandResult, type OpenedEngine } from '../../engine/index.js';
 import { WORKLOAD_START_MS, loadExchangeConfig } from './_workload.js';
 
 const QUEUE_FULL = 10047;
 
-t.test('a backlog over the soft maximum for longer than the age limit refuses new commands, and accepts again once it drains', async (t) => {
+/** A real engine in a temp dir whose backlog clock moves only when the test calls `wait`. */
+async function backlogEngine(t: Parameters<Parameters<TAP['test']>[0]>[0]): Promise<{ engine: OpenedEngine; wait: (ms: number) => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'engine-backlog-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   let waitedMs = 0;
   const engine = await openEngine({ journalPath: join(dir, 'journal.sqlite'), clock: new ManualClock(WORKLOAD_START_MS), waitClockMs: () => waitedMs, config: loadExchangeConfig(), snapshotEveryCommands: 0 });
   t.teardown(() => engine.close());
+  return { engine, wait: (ms) => (waitedMs += ms) };
+}
+
+t.test('a backlog over the soft maximum for longer than the age limit refuses new commands, and accepts again once it drains', async (t) => {
+  const { engine, wait } = await backlogEngine(t);
   const submitTick = () => engine.sequencer.submit({ kind: 'clock_tick' });
 
   // All in one turn: nothing is applied until this test yields.
@@ -33,11 +39,11 @@ t.test('a backlog over the soft maximum for longer than the age limit refuses ne
   for (let index = 0; index <= limits.backlogCommandsSoftMax; index++) accepted.push(submitTick());
   t.equal(engine.sequencer.queuedCommands, limits.backlogCommandsSoftMax + 1, 'a burst one over the soft maximum is queued whole while no time passes');
 
-  waitedMs += limits.backlogAgeMsMax;
+  wait(limits.backlogAgeMsMax);
   accepted.push(submitTick());
   t.equal(engine.sequencer.queuedCommands, limits.backlogCommandsSoftMax + 2, `at exactly ${limits.backlogAgeMsMax} ms of backlog a command is still queued`);
 
-  waitedMs += 1;
+  wait(1);
   let refusedSettled = false;
   const refused = submitTick().then((result) => {
     refusedSettled = true;
@@ -56,20 +62,16 @@ t.test('a backlog over the soft maximum for longer than the age limit refuses ne
   t.ok(results.every((result, index) => result.sequence === index + 2), `every queued command was applied, in order (${results.length}; sequence 1 is init_exchange)`);
   await engine.sequencer.whenIdle();
 
-  waitedMs += 10 * limits.backlogAgeMsMax;
+  wait(10 * limits.backlogAgeMsMax);
   const after = await submitTick();
   t.equal(after.sequence, results.length + 2, 'once the backlog has drained, commands are accepted again, however much time has passed');
 });
 
 t.test('a backlog under the soft maximum is never refused for its age', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'engine-backlog-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  let waitedMs = 0;
-  const engine = await openEngine({ journalPath: join(dir, 'journal.sqlite'), clock: new ManualClock(WORKLOAD_START_MS), waitClockMs: () => waitedMs, config: loadExchangeConfig(), snapshotEveryCommands: 0 });
-  t.teardown(() => engine.close());
+  const { engine, wait } = await backlogEngine(t);
   const pending: Promise<CommandResult>[] = [];
   for (let index = 0; index < limits.backlogCommandsSoftMax - 1; index++) pending.push(engine.sequencer.submit({ kind: 'clock_tick' }));
-  waitedMs += 100 * limits.backlogAgeMsMax;
+  wait(100 * limits.backlogAgeMsMax);
   pending.push(engine.sequencer.submit({ kind: 'clock_tick' }));
   const results = await Promise.all(pending);
   t.ok(results.every((result) => result.sequence > 0), `all ${results.length} accepted`);
